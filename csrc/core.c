@@ -1,0 +1,94 @@
+/* core.c — luaopen_cohort_core, the only exported symbol of cohort.core.
+ *
+ * The module holds a private lua-cjson instance (cjson.new()), so cohort never changes the
+ * settings of the cjson a user has loaded; its decode function is an upvalue of every function
+ * that turns error bodies into error tables. */
+#include <curl/curl.h>
+#include "core.h"
+
+static int core_curl_ready = 0;
+
+/* Debian's lua-cjson 2.1.0 decodes every number as a float: give integral values back their
+ * integer subtype (within 2^53), in place, so `reward` is 150 and prints as 150, not 150.0. */
+void json_integerize(lua_State *L, int idx, int depth)
+{
+#if LUA_VERSION_NUM >= 503
+    idx = lua_absindex(L, idx);
+    if (depth > 64) return;
+    luaL_checkstack(L, 4, NULL);
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        int t = lua_type(L, -1);
+        if (t == LUA_TNUMBER && !lua_isinteger(L, -1)) {
+            lua_Number v = lua_tonumber(L, -1);
+            if (v == (lua_Number)(long long)v && v > -9007199254740992.0 &&
+                v < 9007199254740992.0) {
+                lua_pushvalue(L, -2);
+                lua_pushinteger(L, (lua_Integer)v);
+                lua_rawset(L, idx);
+            }
+        } else if (t == LUA_TTABLE) {
+            json_integerize(L, -1, depth + 1);
+        }
+        lua_pop(L, 1);
+    }
+#else
+    (void)L, (void)idx, (void)depth;
+#endif
+}
+
+/* core.decode(text) -> value: the private cjson decode, with integers restored.
+ * Raises on malformed JSON, as cjson does. */
+static int core_decode(lua_State *L)
+{
+    luaL_checkstring(L, 1);
+    lua_settop(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, 1, 1);
+    if (lua_istable(L, -1)) json_integerize(L, -1, 0);
+    return 1;
+}
+
+__attribute__((visibility("default"))) int luaopen_cohort_core(lua_State *L);
+
+int luaopen_cohort_core(lua_State *L)
+{
+    int decode;
+    if (!core_curl_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            return luaL_error(L, "cohort.core: curl_global_init failed");
+        core_curl_ready = 1;
+    }
+    /* private cjson instance: cjson.new() */
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "cjson");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "new");
+    lua_call(L, 0, 1);
+    lua_getfield(L, -1, "decode");
+    decode = lua_gettop(L);
+
+    lua_newtable(L);
+    lua_pushliteral(L, COHORT_VERSION);
+    lua_setfield(L, -2, "version");
+    lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);
+    lua_setfield(L, -2, "curl_version");
+    lua_pushvalue(L, decode);
+    session_open(L);
+    lua_setfield(L, -3, "session");
+    lua_pop(L, 1);
+    lua_pushvalue(L, decode);
+    lua_pushcclosure(L, errors_ldecode, 1);
+    lua_setfield(L, -2, "decode_error");
+    lua_pushvalue(L, decode);
+    lua_pushcclosure(L, core_decode, 1);
+    lua_setfield(L, -2, "decode");
+    lua_getfield(L, decode - 1, "encode");
+    lua_setfield(L, -2, "encode");
+    lua_pushcfunction(L, errors_lretry_after);
+    lua_setfield(L, -2, "retry_after");
+    lua_pushcfunction(L, url_lbuild);
+    lua_setfield(L, -2, "build_url");
+    return 1;
+}

@@ -1,0 +1,632 @@
+/* core_session.c — the Session userdata: a libcurl multi handle and a share handle.
+ *
+ * Every transfer runs on the multi handle; a blocking request is "submit, then step until that
+ * one is done". Results that finish while the caller waits for another are stashed in a Lua table
+ * (registry ref) and handed out by the next step(). libcurl callbacks only fill C buffers: no Lua
+ * code ever runs inside a libcurl frame, so no Lua error can cross one.
+ *
+ * Objects are born closed (as in liolib): the userdata is created zeroed with its metatable, then
+ * the handles are opened; close, __gc and __close are one idempotent function. */
+#include <stdlib.h>
+#include <string.h>
+#include <ctype.h>
+#include <strings.h>
+#include "core.h"
+
+static char *session_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+static session *session_check(lua_State *L, int idx)
+{
+    session *s = (session *)luaL_checkudata(L, idx, SESSION_MT);
+    if (s->closed) luaL_error(L, "attempt to use a closed cohort session");
+    return s;
+}
+
+/* ---- libcurl callbacks: C only ---- */
+
+static size_t request_write(char *p, size_t size, size_t nmemb, void *ud)
+{
+    request *r = (request *)ud;
+    size_t n = size * nmemb;
+    if (r->body.len + n > r->max_size) {
+        r->too_large = 1;
+        return 0; /* abort the transfer: CURLE_WRITE_ERROR */
+    }
+    return cbuf_append(&r->body, p, n) ? n : 0;
+}
+
+static size_t request_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+    request *r = (request *)ud;
+    size_t n = size * nmemb;
+    if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) r->head.len = 0; /* a new response: 1xx, redirect */
+    if (r->head.len + n > 256 * 1024) return 0;
+    return cbuf_append(&r->head, p, n) ? n : 0;
+}
+
+/* ---- request lifetime ---- */
+
+static void request_free(session *s, request *r)
+{
+    if (r->easy) {
+        curl_multi_remove_handle(s->multi, r->easy);
+        if (s->npool < SESSION_POOL) {
+            curl_easy_reset(r->easy);
+            s->pool[s->npool++] = r->easy;
+        } else {
+            curl_easy_cleanup(r->easy);
+        }
+    }
+    curl_slist_free_all(r->headers);
+    free(r->url);
+    free(r->method);
+    cbuf_free(&r->body);
+    cbuf_free(&r->head);
+    free(r);
+}
+
+static void request_unlink(session *s, request *r)
+{
+    if (r->prev) r->prev->next = r->next;
+    else s->inflight = r->next;
+    if (r->next) r->next->prev = r->prev;
+    s->n_inflight--;
+}
+
+static void session_release(session *s)
+{
+    int i;
+    while (s->inflight) {
+        request *r = s->inflight;
+        request_unlink(s, r);
+        request_free(s, r);
+    }
+    for (i = 0; i < s->npool; i++) curl_easy_cleanup(s->pool[i]);
+    s->npool = 0;
+    if (s->multi) curl_multi_cleanup(s->multi);
+    if (s->share) curl_share_cleanup(s->share);
+    s->multi = NULL;
+    s->share = NULL;
+    if (s->secret) {
+        memset(s->secret, 0, strlen(s->secret));
+        free(s->secret);
+    }
+    free(s->ca_file);
+    s->secret = s->ca_file = NULL;
+}
+
+/* close, __gc and __close */
+static int session_close(lua_State *L)
+{
+    session *s = (session *)luaL_checkudata(L, 1, SESSION_MT);
+    if (!s->closed) {
+        s->closed = 1;
+        session_release(s);
+        luaL_unref(L, LUA_REGISTRYINDEX, s->stash_ref);
+        s->stash_ref = LUA_NOREF;
+    }
+    return 0;
+}
+
+static long session_ms(lua_State *L, int t, const char *field, long def)
+{
+    lua_Number v;
+    lua_getfield(L, t, field);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return def;
+    }
+    if (lua_type(L, -1) != LUA_TNUMBER)
+        luaL_error(L, "cohort.core: %s must be a number of seconds", field);
+    v = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    if (!(v > 0) || v > 86400.0 * 7)
+        luaL_error(L, "cohort.core: %s must be a positive number of seconds", field);
+    return (long)(v * 1000.0 + 0.5) > 0 ? (long)(v * 1000.0 + 0.5) : 1;
+}
+
+/* core.session{auth=, secret=, platform=, connect_timeout=, timeout=, ca_file=, max_size=} */
+static int session_new(lua_State *L)
+{
+    session *s;
+    const char *auth, *secret, *ca, *platform;
+    long cto, to;
+    lua_Number max;
+
+    if (lua_isnoneornil(L, 1)) lua_newtable(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    /* read and check every option before anything is allocated */
+    lua_getfield(L, 1, "auth");
+    auth = lua_tostring(L, -1);
+    lua_getfield(L, 1, "secret");
+    secret = lua_tostring(L, -1);
+    lua_getfield(L, 1, "ca_file");
+    ca = lua_tostring(L, -1);
+    lua_getfield(L, 1, "platform");
+    platform = lua_tostring(L, -1);
+    cto = session_ms(L, 1, "connect_timeout", 10000);
+    to = session_ms(L, 1, "timeout", 30000);
+    lua_getfield(L, 1, "max_size");
+    max = lua_isnil(L, -1) ? 64.0 * 1024 * 1024 : lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    if (!(max >= 1) || max > 1e15) luaL_error(L, "cohort.core: max_size must be a positive number");
+    if (auth && strcmp(auth, "token") && strcmp(auth, "api-key") && strcmp(auth, "query"))
+        luaL_error(L, "cohort.core: auth must be 'token', 'api-key' or 'query'");
+    if (auth && (secret == NULL || *secret == '\0'))
+        luaL_error(L, "cohort.core: auth '%s' needs a secret", auth);
+    if (secret && strpbrk(secret, "\r\n"))
+        luaL_error(L, "cohort.core: the secret must not contain line breaks");
+
+    s = (session *)COHORT_NEWUDATA(L, sizeof(session));
+    memset(s, 0, sizeof *s);
+    s->closed = 1; /* born closed until every handle is open */
+    s->stash_ref = LUA_NOREF;
+    luaL_setmetatable(L, SESSION_MT);
+    s->multi = curl_multi_init();
+    s->share = curl_share_init();
+    s->secret = secret ? session_strdup(secret) : NULL;
+    s->ca_file = ca ? session_strdup(ca) : NULL;
+    if (!s->multi || !s->share || (secret && !s->secret) || (ca && !s->ca_file)) {
+        session_release(s);
+        return luaL_error(L, "cohort.core: out of memory creating a session");
+    }
+    curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, 32L);
+    s->auth = !auth ? AUTH_NONE
+            : strcmp(auth, "token") == 0 ? AUTH_TOKEN
+            : strcmp(auth, "api-key") == 0 ? AUTH_APIKEY : AUTH_QUERY;
+    s->platform = errors_platform(platform);
+    s->connect_timeout_ms = cto;
+    s->timeout_ms = to;
+    s->max_size = (size_t)max;
+    s->next_id = 1;
+    lua_newtable(L);
+    s->stash_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    s->closed = 0;
+    return 1;
+}
+
+static int request_add_header(request *r, const char *line)
+{
+    struct curl_slist *n = curl_slist_append(r->headers, line);
+    if (n == NULL) return 0;
+    r->headers = n;
+    return 1;
+}
+
+/* s:submit(req) -> id. Validates and builds everything on the Lua stack, then allocates. */
+static int session_submit(lua_State *L)
+{
+    session *s = session_check(L, 1);
+    const char *method, *body = NULL, *url;
+    size_t body_len = 0;
+    long timeout_ms;
+    int headers_idx, has_ctype = 0, ok = 1;
+    request *r;
+    CURL *e;
+
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    lua_getfield(L, 2, "method");
+    method = luaL_optstring(L, -1, "GET");
+    {
+        const char *m;
+        for (m = method; *m; m++)
+            if (!isupper((unsigned char)*m)) luaL_error(L, "cohort.core: bad method '%s'", method);
+        if (*method == '\0') luaL_error(L, "cohort.core: empty method");
+    }
+    url_build(L, 2, s->auth == AUTH_QUERY ? s->secret : NULL); /* 4 */
+    url = lua_tostring(L, 4);
+    lua_getfield(L, 2, "body"); /* 5 */
+    if (!lua_isnil(L, 5)) {
+        if (lua_type(L, 5) != LUA_TSTRING)
+            luaL_error(L, "cohort.core: request.body must be a string (already encoded)");
+        body = lua_tolstring(L, 5, &body_len);
+    }
+    lua_getfield(L, 2, "headers"); /* 6 */
+    headers_idx = 6;
+    if (!lua_isnil(L, 6)) {
+        luaL_checktype(L, 6, LUA_TTABLE);
+        lua_pushnil(L);
+        while (lua_next(L, 6) != 0) {
+            const char *k = lua_tostring(L, -2), *v = lua_tostring(L, -1);
+            if (lua_type(L, -2) != LUA_TSTRING || v == NULL)
+                luaL_error(L, "cohort.core: headers must map names to strings");
+            if (strpbrk(k, "\r\n: ") || strpbrk(v, "\r\n"))
+                luaL_error(L, "cohort.core: header '%s' has a forbidden character", k);
+            if (strcasecmp(k, "content-type") == 0) has_ctype = 1;
+            if (strcasecmp(k, "authorization") == 0 || strcasecmp(k, "api-key") == 0)
+                luaL_error(L, "cohort.core: credentials go in the session, not in headers");
+            lua_pop(L, 1);
+        }
+    }
+    timeout_ms = session_ms(L, 2, "timeout", s->timeout_ms);
+
+    /* allocation starts here: no Lua error from now on */
+    r = calloc(1, sizeof *r);
+    if (r == NULL) return luaL_error(L, "cohort.core: out of memory");
+    r->max_size = s->max_size;
+    r->url = session_strdup(url);
+    r->method = session_strdup(method);
+    e = s->npool > 0 ? s->pool[--s->npool] : curl_easy_init();
+    r->easy = e;
+    ok = r->url && r->method && e;
+    if (ok) {
+        char line[512];
+        const char *agent = curl_version_info(CURLVERSION_NOW)->version;
+        snprintf(line, sizeof line, "cohort/%s libcurl/%s", COHORT_VERSION, agent);
+        curl_easy_setopt(e, CURLOPT_USERAGENT, line);
+        curl_easy_setopt(e, CURLOPT_URL, r->url);
+        curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)r);
+        curl_easy_setopt(e, CURLOPT_SHARE, s->share);
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, request_write);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)r);
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, request_header);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)r);
+        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+        if (s->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, s->ca_file);
+        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->max_size);
+        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+        if (strcmp(method, "GET") == 0) {
+            curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        } else if (strcmp(method, "HEAD") == 0) {
+            curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+        } else {
+            if (strcmp(method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+            if (body || strcmp(method, "POST") == 0) {
+                curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+                curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body ? body : "");
+            }
+        }
+        ok = request_add_header(r, "Accept: application/json") && request_add_header(r, "Expect:");
+        if (ok && body && !has_ctype)
+            ok = request_add_header(r, "Content-Type: application/json");
+        if (ok && s->auth == AUTH_TOKEN) {
+            size_t n = strlen(s->secret) + 32;
+            char *h = malloc(n);
+            ok = h != NULL;
+            if (ok) {
+                snprintf(h, n, "Authorization: Token %s", s->secret);
+                ok = request_add_header(r, h);
+                memset(h, 0, n);
+                free(h);
+            }
+        } else if (ok && s->auth == AUTH_APIKEY) {
+            size_t n = strlen(s->secret) + 16;
+            char *h = malloc(n);
+            ok = h != NULL;
+            if (ok) {
+                snprintf(h, n, "api-key: %s", s->secret);
+                ok = request_add_header(r, h);
+                memset(h, 0, n);
+                free(h);
+            }
+        }
+        if (ok && !lua_isnil(L, headers_idx)) {
+            lua_pushnil(L);
+            while (ok && lua_next(L, headers_idx) != 0) {
+                /* checked above; lua_pushfstring could raise only on memory errors */
+                size_t kn, vn;
+                const char *k = lua_tolstring(L, -2, &kn), *v = lua_tolstring(L, -1, &vn);
+                char *h = malloc(kn + vn + 3);
+                ok = h != NULL;
+                if (ok) {
+                    memcpy(h, k, kn);
+                    memcpy(h + kn, ": ", 2);
+                    memcpy(h + kn + 2, v, vn + 1);
+                    ok = request_add_header(r, h);
+                    free(h);
+                }
+                lua_pop(L, 1);
+            }
+            if (!ok) lua_pop(L, 1);
+        }
+        if (ok) curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+        ok = ok && curl_multi_add_handle(s->multi, e) == CURLM_OK;
+    }
+    if (!ok) {
+        request_free(s, r);
+        return luaL_error(L, "cohort.core: out of memory preparing a request");
+    }
+    r->id = s->next_id++;
+    r->next = s->inflight;
+    if (s->inflight) s->inflight->prev = r;
+    s->inflight = r;
+    s->n_inflight++;
+    lua_pushinteger(L, r->id);
+    return 1;
+}
+
+/* Pushes the result table of a finished request and frees it. */
+static void session_finish(lua_State *L, session *s, request *r, CURLcode code, int decode)
+{
+    long status = 0;
+    char *ctype = NULL;
+    int res;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ctype);
+    lua_createtable(L, 0, 6);
+    res = lua_gettop(L);
+    lua_pushinteger(L, r->id);
+    lua_setfield(L, res, "id");
+    /* response headers: lower-case name -> value (repeated names joined by ", ") */
+    lua_newtable(L);
+    if (r->head.len > 0) {
+        char *line = r->head.data, *end = r->head.data + r->head.len;
+        while (line < end) {
+            char *nl = memchr(line, '\n', (size_t)(end - line)), *colon;
+            size_t ln = nl ? (size_t)(nl - line) : (size_t)(end - line);
+            while (ln > 0 && (line[ln - 1] == '\r' || line[ln - 1] == '\n')) ln--;
+            colon = memchr(line, ':', ln);
+            if (colon && colon > line) {
+                char *v = colon + 1, *c;
+                for (c = line; c < colon; c++) *c = (char)tolower((unsigned char)*c);
+                while (v < line + ln && (*v == ' ' || *v == '\t')) v++;
+                lua_pushlstring(L, line, (size_t)(colon - line));
+                lua_pushvalue(L, -1);
+                lua_rawget(L, -3);
+                if (lua_isnil(L, -1)) {
+                    lua_pop(L, 1);
+                    lua_pushlstring(L, v, (size_t)(line + ln - v));
+                } else {
+                    lua_pushliteral(L, ", ");
+                    lua_pushlstring(L, v, (size_t)(line + ln - v));
+                    lua_concat(L, 3);
+                }
+                lua_rawset(L, -3);
+            }
+            line = nl ? nl + 1 : end;
+        }
+    }
+    lua_setfield(L, res, "headers");
+    errors_push_redacted(L, r->url, strlen(r->url), s->secret);
+    lua_setfield(L, res, "url");
+
+    if (r->too_large || code == CURLE_FILESIZE_EXCEEDED) {
+        lua_createtable(L, 0, 6);
+        lua_pushliteral(L, "too_large");
+        lua_setfield(L, -2, "kind");
+        lua_pushfstring(L, "the response is larger than the %d-byte cap (max_size)",
+                        (int)(s->max_size > 0x7fffffff ? 0x7fffffff : s->max_size));
+        lua_setfield(L, -2, "message");
+        lua_pushliteral(L, "Response too large");
+        lua_setfield(L, -2, "title");
+        if (status) {
+            lua_pushinteger(L, status);
+            lua_setfield(L, -2, "status");
+        }
+    } else if (code != CURLE_OK) {
+        curl_off_t connected = 0;
+        curl_easy_getinfo(r->easy, CURLINFO_CONNECT_TIME_T, &connected);
+        errors_push_transport(L, code, r->errbuf, connected == 0);
+        lua_getfield(L, -1, "message");
+        {
+            size_t n;
+            const char *m = lua_tolstring(L, -1, &n);
+            errors_push_redacted(L, m, n, s->secret);
+        }
+        lua_setfield(L, -3, "message");
+        lua_pop(L, 1);
+    } else if (status >= 400) {
+        errors_push_http(L, decode, s->platform, status, r->body.data, r->body.len, ctype,
+                         s->secret);
+    } else {
+        lua_pushinteger(L, status);
+        lua_setfield(L, res, "status");
+        lua_pushlstring(L, r->body.data ? r->body.data : "", r->body.len);
+        lua_setfield(L, res, "body");
+        lua_pushnil(L);
+    }
+    if (!lua_isnil(L, -1)) {
+        int err = lua_gettop(L);
+        lua_pushstring(L, r->method);
+        lua_setfield(L, err, "method");
+        lua_getfield(L, res, "url");
+        lua_setfield(L, err, "url");
+        lua_pushinteger(L, 1);
+        lua_setfield(L, err, "attempts");
+        lua_getfield(L, err, "platform");
+        if (lua_isnil(L, -1)) {
+            lua_pushstring(L, s->platform == PLATFORM_QUESTIONPRO ? "questionpro" : "prolific");
+            lua_setfield(L, err, "platform");
+        }
+        lua_pop(L, 1);
+        lua_getfield(L, res, "headers");
+        lua_getfield(L, -1, "retry-after");
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            double d = errors_retry_after(lua_tostring(L, -1));
+            if (d >= 0) {
+                lua_pushnumber(L, d);
+                lua_setfield(L, err, "retry_after");
+            }
+        }
+        lua_pop(L, 2);
+        lua_setfield(L, res, "err");
+    } else {
+        lua_pop(L, 1);
+    }
+    request_unlink(s, r);
+    request_free(s, r);
+}
+
+/* Appends every finished transfer's result to the array at `out`. */
+static void session_collect(lua_State *L, session *s, int out, int decode)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(s->multi, &left)) != NULL) {
+        request *r = NULL;
+        if (msg->msg != CURLMSG_DONE) continue;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        if (r == NULL) continue;
+        session_finish(L, s, r, msg->data.result, decode);
+        lua_rawseti(L, out, (lua_Integer)lua_rawlen(L, out) + 1);
+    }
+}
+
+/* If the array at `stash` holds the result of request id, removes it and pushes it. */
+static int session_take(lua_State *L, int stash, lua_Integer id)
+{
+    lua_Integer i, n = (lua_Integer)lua_rawlen(L, stash);
+    for (i = 1; i <= n; i++) {
+        lua_rawgeti(L, stash, i);
+        lua_getfield(L, -1, "id");
+        if (lua_tointeger(L, -1) == id) {
+            lua_pop(L, 1);
+            for (; i < n; i++) { /* close the gap, keeping the order */
+                lua_rawgeti(L, stash, i + 1);
+                lua_rawseti(L, stash, i);
+            }
+            lua_pushnil(L);
+            lua_rawseti(L, stash, n);
+            return 1;
+        }
+        lua_pop(L, 2);
+    }
+    return 0;
+}
+
+/* s:step([timeout_ms]) -> array of results (possibly empty). Waits at most timeout_ms when
+ * nothing has finished yet; 0 (the default) never blocks. */
+static int session_step(lua_State *L)
+{
+    session *s = session_check(L, 1);
+    lua_Integer wait = luaL_optinteger(L, 2, 0);
+    int running = 0, out;
+    lua_settop(L, 2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->stash_ref); /* 3: stash becomes the answer */
+    out = 3;
+    lua_newtable(L);
+    lua_rawseti(L, LUA_REGISTRYINDEX, s->stash_ref);
+    curl_multi_perform(s->multi, &running);
+    session_collect(L, s, out, lua_upvalueindex(1));
+    if (lua_rawlen(L, out) == 0 && wait > 0 && s->n_inflight > 0) {
+        curl_multi_poll(s->multi, NULL, 0, (int)(wait > 60000 ? 60000 : wait), NULL);
+        curl_multi_perform(s->multi, &running);
+        session_collect(L, s, out, lua_upvalueindex(1));
+    }
+    lua_settop(L, out);
+    return 1;
+}
+
+/* Blocks until request id is done and pushes its result; others wait in the stash. */
+static int session_await(lua_State *L, session *s, lua_Integer id)
+{
+    int running = 0, stash;
+    request *r;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->stash_ref);
+    stash = lua_gettop(L);
+    if (session_take(L, stash, id)) return 1;
+    for (r = s->inflight; r && r->id != id; r = r->next) {}
+    if (r == NULL) return luaL_error(L, "cohort.core: no request %d in flight", (int)id);
+    for (;;) {
+        curl_multi_perform(s->multi, &running);
+        session_collect(L, s, stash, lua_upvalueindex(1));
+        if (session_take(L, stash, id)) return 1;
+        curl_multi_poll(s->multi, NULL, 0, 1000, NULL);
+    }
+}
+
+/* s:request(req) -> result: submit, then wait for that one. */
+static int session_request(lua_State *L)
+{
+    session *s = session_check(L, 1);
+    lua_Integer id;
+    lua_settop(L, 2);
+    session_submit(L);
+    id = lua_tointeger(L, -1);
+    lua_settop(L, 2);
+    return session_await(L, s, id);
+}
+
+/* s:wait(id) -> result */
+static int session_wait(lua_State *L)
+{
+    session *s = session_check(L, 1);
+    return session_await(L, s, luaL_checkinteger(L, 2));
+}
+
+/* s:cancel(id) -> true if it was in flight */
+static int session_cancel(lua_State *L)
+{
+    session *s = session_check(L, 1);
+    lua_Integer id = luaL_checkinteger(L, 2);
+    request *r;
+    for (r = s->inflight; r && r->id != id; r = r->next) {}
+    if (r) {
+        request_unlink(s, r);
+        request_free(s, r);
+    }
+    lua_pushboolean(L, r != NULL);
+    return 1;
+}
+
+/* s:pending() -> number of transfers in flight */
+static int session_pending(lua_State *L)
+{
+    session *s = session_check(L, 1);
+    lua_pushinteger(L, s->n_inflight);
+    return 1;
+}
+
+static int session_tostring(lua_State *L)
+{
+    session *s = (session *)luaL_checkudata(L, 1, SESSION_MT);
+    if (s->closed) lua_pushliteral(L, "cohort.Session (closed)");
+    else lua_pushfstring(L, "cohort.Session (%d in flight)", s->n_inflight);
+    return 1;
+}
+
+static const luaL_Reg session_methods[] = {
+    {"submit", session_submit},
+    {"step", session_step},
+    {"wait", session_wait},
+    {"cancel", session_cancel},
+    {"pending", session_pending},
+    {"close", session_close},
+    {"request", session_request},
+    {NULL, NULL},
+};
+
+static const luaL_Reg session_meta[] = {
+    {"__gc", session_close},
+    {"__close", session_close},
+    {"__tostring", session_tostring},
+    {NULL, NULL},
+};
+
+/* With the private cjson decode function on top: creates the metatable and module functions. */
+int session_open(lua_State *L)
+{
+    int decode = lua_gettop(L);
+    luaL_newmetatable(L, SESSION_MT);
+    lua_pushvalue(L, decode);
+    luaL_setfuncs(L, session_meta, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, decode);
+    luaL_setfuncs(L, session_methods, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushliteral(L, SESSION_MT);
+    lua_setfield(L, -2, "__name");
+    lua_pop(L, 1);
+    lua_pushvalue(L, decode);
+    lua_pushcclosure(L, session_new, 1);
+    return 1;
+}

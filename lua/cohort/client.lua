@@ -1,0 +1,295 @@
+--- The client shared by both platforms: transport, decoding, objects and pagination.
+-- A platform module (`cohort.prolific`, `cohort.questionpro`) makes a client with its auth
+-- scheme and base URL, then attaches resources generated from its declaration tables
+-- (`cohort.resource`). This is the one place that turns a core result into `value` or
+-- `nil, err`.
+-- @module cohort.client
+local core = require "cohort.core"
+local Error = require "cohort.error"
+local util = require "cohort.util"
+
+local M = {}
+
+local Client = { __name = "cohort.Client" }
+Client.__index = Client
+M.Client = Client
+
+local LOOPBACK = { ["127.0.0.1"] = true, ["localhost"] = true, ["[::1]"] = true }
+
+--- Host part of an http(s) URL, lower-cased, without port.
+local function url_host(url)
+  local authority = url:match("^%a[%w+.-]*://([^/?#]*)")
+  if not authority then return nil end
+  authority = authority:gsub("^.*@", "")
+  if authority:sub(1, 1) == "[" then return authority:match("^(%[[^%]]*%])"):lower() end
+  return (authority:gsub(":%d*$", "")):lower()
+end
+M.url_host = url_host
+
+--- Check a base URL: http(s) only, and plain http only to loopback unless `insecure`.
+function M.check_base_url(method, url, insecure)
+  if type(url) ~= "string" or not url:match("^https?://[^/]") then
+    util.misuse(method, "base_url must be an http:// or https:// URL (got %s)",
+      type(url) == "string" and ("%q"):format(url) or type(url))
+  end
+  local host = url_host(url)
+  if url:match("^http://") and not LOOPBACK[host] and not host:match("^127%.") and not insecure then
+    util.misuse(method, "base_url %q would send the credentials unencrypted; use https:// or "
+      .. "pass insecure = true", url)
+  end
+  return (url:gsub("/+$", ""))
+end
+
+--- Make a client.
+-- @tparam table cfg `platform`, `base_url`, `auth` (`"token"`, `"api-key"`, `"query"`),
+--   `secret`, `timeout`, `connect_timeout`, `ca_file`, `max_size`, `page_size`, `name`
+-- @treturn Client
+function M.new(cfg)
+  local session = core.session {
+    auth = cfg.auth, secret = cfg.secret, platform = cfg.platform,
+    timeout = cfg.timeout, connect_timeout = cfg.connect_timeout,
+    ca_file = cfg.ca_file, max_size = cfg.max_size,
+  }
+  return setmetatable({
+    platform = cfg.platform,
+    name = cfg.name or cfg.platform,
+    base_url = cfg.base_url,
+    page_size = cfg.page_size,
+    _session = session,
+    _classes = {},
+  }, Client)
+end
+
+function Client:__tostring()
+  return ("cohort.%s client %s (credentials hidden)"):format(self.name, self.base_url)
+end
+
+--- Close the client's connections. Idempotent; also done by the garbage collector.
+function Client:close()
+  self._session:close()
+end
+Client.__close = Client.close
+
+--- Decode a response body: JSON to Lua values through the core's private cjson instance.
+-- @treturn[1] value (`true` for an empty body)
+-- @return[2] nil
+-- @treturn[2] cohort.Error of kind `"decode"`
+function Client:decode(result)
+  local body = result.body
+  if body == nil or body == "" or result.status == 204 then return true end
+  local ok, value = pcall(core.decode, body)
+  if not ok then
+    return nil, Error.new {
+      kind = "decode", status = result.status, platform = self.platform,
+      title = "Invalid JSON", message = "the server's answer is not valid JSON: " .. tostring(value),
+      url = result.url, attempts = 1,
+    }
+  end
+  return value
+end
+
+--- Send one request description and return the decoded JSON.
+-- @tparam table req `method`, `path`, `ids`, `query`, `body` (table → JSON, or string),
+--   `headers`, `url` (absolute, same origin), `timeout`
+-- @treturn[1] value decoded JSON (`true` for an empty answer)
+-- @treturn[1] table the raw result (`status`, `headers`, `url`)
+-- @return[2] nil
+-- @treturn[2] cohort.Error
+function Client:send(req)
+  local body = req.body
+  if type(body) == "table" then body = core.encode(body) end
+  local result = self._session:request {
+    method = req.method, base = self.base_url, path = req.path, ids = req.ids,
+    query = req.query, headers = req.headers, body = body, url = req.url, timeout = req.timeout,
+  }
+  if result.err then return nil, Error.new(result.err) end
+  local value, err = self:decode(result)
+  if value == nil then return nil, err end
+  return value, result
+end
+
+--- The metatable for objects of class `name` on this client.
+-- Class methods are closures over the client, so objects keep only the server's fields.
+function Client:class(name)
+  return self._classes[name]
+end
+
+--- Register a class: `def.methods` (functions taking `(client, obj, ...)`), `def.tostring`.
+function Client:define_class(name, def)
+  local client = self
+  local methods = {}
+  for k, f in pairs(def.methods or {}) do
+    methods[k] = function(obj, ...) return f(client, obj, ...) end
+  end
+  local mt = {
+    __name = "cohort." .. name,
+    __index = methods,
+    __tostring = def.tostring and function(obj) return def.tostring(obj) end or nil,
+  }
+  self._classes[name] = mt
+  return mt
+end
+
+--- Give a decoded JSON object its class (in place).
+function Client:wrap(name, obj)
+  if type(obj) ~= "table" then return obj end
+  local mt = self._classes[name]
+  if mt then setmetatable(obj, mt) end
+  return obj
+end
+
+-- ------------------------------------------------------------------ pagination
+
+local Page = { __name = "cohort.Page" }
+Page.__index = Page
+M.Page = Page
+
+function Page:__tostring()
+  local what = self.class or "item"
+  local s = ("Page of %d %s"):format(#self, what)
+  if self.count then s = s .. (" (%d in all)"):format(self.count) end
+  if self.next then s = s .. ", more to come" end
+  return s
+end
+
+-- The two paging styles. Each knows how to ask for the first page and how to find the next.
+-- `page`: page + page_size, the live envelope {results, _links, meta}; `offset`: offset + limit.
+local styles = {}
+
+styles.page = {
+  first = function(query, size)
+    if size and query.page_size == nil then query.page_size = size end
+    return query
+  end,
+  items = function(body) return body.results or {} end,
+  count = function(body) return body.meta and body.meta.count or body.count end,
+  next = function(body)
+    local links = body._links
+    local n = links and links.next
+    local href = type(n) == "table" and n.href or nil
+    if type(href) == "string" and href ~= "" then return { url = href } end
+    return nil
+  end,
+}
+
+styles.offset = {
+  first = function(query, size)
+    if size and query.limit == nil then query.limit = size end
+    return query
+  end,
+  items = function(body) return body.results or body.data or {} end,
+  count = function(body) return body.meta and body.meta.count or body.count or body.total end,
+  -- offset paging: the next query is computed from how many items came back
+  next = function(body, req, got)
+    local links = body._links
+    local n = links and links.next
+    local href = type(n) == "table" and n.href or (type(n) == "string" and n or nil)
+    if href and href ~= "" then return { url = href } end
+    local q = req.query or {}
+    local limit = tonumber(q.limit) or got
+    if got == 0 or got < limit then return nil end
+    local count = styles.offset.count(body)
+    local offset = (tonumber(q.offset) or 0) + got
+    if count and offset >= count then return nil end
+    local nq = {}
+    for k, v in pairs(q) do nq[k] = v end
+    nq.offset = offset
+    return { query = nq }
+  end,
+}
+M.styles = styles
+
+--- Fetch one page. Returns a Page (array of objects with `.count` and `.next`) or nil, err.
+-- `spec`: `{style=, class=, req=}`; `req.query` is not modified.
+function Client:page(spec, req)
+  local style = styles[spec.style]
+  local body, err = self:send(req)
+  if body == nil then return nil, err end
+  if type(body) ~= "table" then
+    return nil, Error.new { kind = "decode", platform = self.platform, attempts = 1,
+      message = "expected a JSON object holding a list", url = req.url }
+  end
+  local items = style.items(body)
+  local page = setmetatable({ class = spec.class, count = style.count(body) }, Page)
+  for i = 1, #items do page[i] = self:wrap(spec.class, items[i]) end
+  local nxt = style.next(body, req, #items)
+  if nxt then
+    page.next = nxt.url or true
+    page._next = nxt
+  end
+  return page
+end
+
+--- Iterate every item of every page, lazily, following `next` links.
+-- A cycle guard stops at a `next` already visited; duplicate ids are dropped; a 404 on a page
+-- after the first means the end; a `next` link to another origin is refused (credentials never
+-- leave the API's host). Errors are raised (the cohort.Error object), since nil ends a loop.
+function Client:iterate(spec, req)
+  local function key_of(r)
+    return r.url or core.build_url { base = self.base_url, path = r.path, ids = r.ids,
+      query = r.query }
+  end
+  local seen_urls, seen_ids = { [key_of(req)] = true }, {}
+  local current, page, i, pages = req, nil, 0, 0
+  return function()
+    while true do
+      if page == nil then
+        if current == nil then return nil end
+        local p, err = self:page(spec, current)
+        pages, current = pages + 1, nil
+        if p == nil then
+          if pages > 1 and err.kind == "http" and err.status == 404 then return nil end
+          error(err, 0)
+        end
+        page, i = p, 0
+        local nxt = p._next
+        if nxt and #p > 0 then
+          local r = { method = req.method, path = req.path, ids = req.ids, url = nxt.url,
+            query = nxt.query or req.query, headers = req.headers, timeout = req.timeout }
+          local key = key_of(r)
+          if not seen_urls[key] then
+            if nxt.url and not M.same_origin(self.base_url, nxt.url) then
+              error(Error.new { kind = "decode", platform = self.platform, attempts = 1,
+                title = "Bad next link", url = nxt.url,
+                message = "the next-page link leaves the API's origin; refusing to follow it" }, 0)
+            end
+            seen_urls[key] = true
+            current = r
+          end
+        end
+      end
+      i = i + 1
+      local item = page[i]
+      if item == nil then
+        page = nil
+      else
+        local id = type(item) == "table" and item.id or nil
+        if id == nil or not seen_ids[id] then
+          if id ~= nil then seen_ids[id] = true end
+          return item
+        end
+      end
+    end
+  end
+end
+
+--- Every item of every page in one array (or nil, err).
+function Client:collect(spec, req)
+  local out = {}
+  local ok, err = pcall(function()
+    for item in self:iterate(spec, req) do out[#out + 1] = item end
+  end)
+  if not ok then
+    if Error.is(err) then return nil, err end
+    error(err, 0)
+  end
+  return out
+end
+
+--- Same scheme, host and port?
+function M.same_origin(a, b)
+  local function origin(u) return (u:match("^(%a[%w+.-]*://[^/?#]*)") or ""):lower() end
+  return origin(a) ~= "" and origin(a) == origin(b)
+end
+
+return M

@@ -1,0 +1,56 @@
+--- Prolific: the client and its resources.
+--
+--     local cohort = require "cohort"
+--     local p = cohort.prolific{ token = os.getenv("PROLIFIC_TOKEN") }
+--     print(p.users:me())
+--
+-- @module cohort.prolific
+local client_mod = require "cohort.client"
+local resource = require "cohort.resource"
+local util = require "cohort.util"
+local submissions = require "cohort.prolific.submissions"
+
+local M = {}
+
+--- The default base URL.
+M.DEFAULT_URL = "https://api.prolific.com"
+
+local OPTIONS = { token = true, base_url = true, timeout = true, connect_timeout = true,
+  retries = true, ca_file = true, max_size = true, page_size = true, insecure = true }
+
+--- Make a Prolific client.
+-- @tparam[opt] table opts `token` (default `$PROLIFIC_TOKEN`), `base_url` (default
+--   `$PROLIFIC_URL` or `https://api.prolific.com`), `timeout` (total seconds per request,
+--   default 30), `connect_timeout` (default 10), `ca_file`, `max_size` (bytes, default 64 MiB),
+--   `page_size` (items per page when listing; the server's default is 20), `insecure` (allow
+--   `http://` to a host other than loopback), `retries`.
+-- @treturn Client with resources `users`, `submissions`, …
+function M.new(opts)
+  local label = "cohort.prolific()"
+  opts = opts or {}
+  if type(opts) ~= "table" then util.misuse(label, "expected a table of options") end
+  util.check_keys(label, opts, OPTIONS)
+  local token = opts.token or os.getenv("PROLIFIC_TOKEN")
+  if type(token) ~= "string" or token == "" then
+    util.misuse(label, "no token: pass token = ... or set PROLIFIC_TOKEN")
+  end
+  local base = opts.base_url or os.getenv("PROLIFIC_URL")
+  if base == "" then base = nil end
+  base = client_mod.check_base_url(label, base or M.DEFAULT_URL, opts.insecure)
+  if opts.page_size ~= nil and (math.type(opts.page_size) ~= "integer" or opts.page_size < 1) then
+    util.misuse(label, "page_size must be a positive integer")
+  end
+  local c = client_mod.new {
+    platform = "prolific", name = "prolific", base_url = base, auth = "token", secret = token,
+    timeout = opts.timeout, connect_timeout = opts.connect_timeout, ca_file = opts.ca_file,
+    max_size = opts.max_size, page_size = opts.page_size,
+  }
+  c:define_class("Submission", { methods = submissions.methods, tostring = submissions.tostring })
+  c:define_class("User", { tostring = function(u)
+    return ("User %s %s"):format(util.short_id(u.id), tostring(u.email or u.name or ""))
+  end })
+  resource.attach(c, (require "cohort.prolific.operations"))
+  return c
+end
+
+return M

@@ -1,0 +1,150 @@
+--- Resource methods generated from a declaration table of operations.
+--
+-- A platform keeps one operations table: operationId → `{ METHOD, "/path/{id}/", "resource",
+-- "lua_method", class = "Submission", paging = "page"|"offset", query = {allowed keys},
+-- body = {allowed keys}, required = {keys}, prepare = fn }`. From each row this module makes a
+-- method on `client.<resource>`:
+--
+-- * path placeholders become the first arguments, in order, each checked as a well-formed id;
+-- * the next argument is a table: the query of a GET/DELETE, the JSON body otherwise; its keys
+--   are checked against `query`/`body` when the row lists them, and `required` keys must be
+--   present; `prepare(label, args)` may validate further and return the table to send;
+-- * the answer is wrapped in the row's class; a `paging` row gives `list` (one Page), `each`
+--   (an iterator over every item of every page) and `all` (an array of every item). A paging
+--   row named `x` other than `list` gives `x`, `each_x` and `all_x`.
+--
+-- Hand-written methods of a resource family (validation-heavy verbs) are added on top.
+-- @module cohort.resource
+local util = require "cohort.util"
+
+local M = {}
+
+local Resource = { __name = "cohort.Resource" }
+Resource.__index = Resource
+
+function Resource:__tostring()
+  local names = {}
+  for k, v in pairs(self) do
+    if type(v) == "function" then names[#names + 1] = k end
+  end
+  table.sort(names)
+  return ("cohort resource %s.%s: %s"):format(self._platform, self._name,
+    table.concat(names, ", "))
+end
+
+--- Path placeholder names of a template, in order.
+function M.placeholders(path)
+  local out = {}
+  for name in path:gmatch("{([^}]*)}") do out[#out + 1] = name end
+  return out
+end
+
+--- Make (or return) the resource table `name` on `client`.
+function M.resource(client, name)
+  local r = client[name]
+  if r == nil then
+    r = setmetatable({ _name = name, _platform = client.name, _client = client }, Resource)
+    client[name] = r
+  end
+  return r
+end
+
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t or {}) do c[k] = v end
+  return c
+end
+
+local function set_of(list)
+  if list == nil then return nil end
+  local s = {}
+  for _, k in ipairs(list) do s[k] = true end
+  return s
+end
+
+--- Build the request of one operation row from a call's arguments.
+-- Returns the request table and the label used in error messages.
+function M.build(client, row, label, ...)
+  local method, path = row[1], row[2]
+  local names = row._placeholders
+  local ids = {}
+  local n = select("#", ...)
+  for i, pname in ipairs(names) do
+    ids[i] = util.check_id(label, pname, (select(i, ...)))
+  end
+  local args = select(#names + 1, ...)
+  if n > #names + 1 then
+    util.misuse(label, "too many arguments (expected %d id%s and an optional table)",
+      #names, #names == 1 and "" or "s")
+  end
+  if args ~= nil and type(args) ~= "table" then
+    util.misuse(label, "expected a table of %s, got %s",
+      (method == "GET" or method == "DELETE") and "query parameters" or "fields", type(args))
+  end
+  args = copy(args)
+  local allowed = (method == "GET" or method == "DELETE") and row._query or row._body
+  if allowed then util.check_keys(label, args, allowed) end
+  for _, k in ipairs(row.required or {}) do
+    if args[k] == nil then util.misuse(label, "field '%s' is required", k) end
+  end
+  if row.prepare then args = row.prepare(label, args, client) or args end
+  local req = { method = method, path = path, ids = ids }
+  if method == "GET" or method == "DELETE" then
+    req.query = args
+  elseif row.raw_body then
+    req.body = args
+  elseif next(args) ~= nil or method ~= "DELETE" then
+    req.body = args
+  end
+  return req
+end
+
+--- Attach the methods of every row of `ops` to `client`. `families` maps a resource name to its
+-- hand-written part: `{ methods = {name = fn(resource, ...)} }`.
+function M.attach(client, ops, families)
+  for op_id, row in pairs(ops) do
+    row.id = op_id
+    row._placeholders = M.placeholders(row[2])
+    row._query = set_of(row.query)
+    row._body = set_of(row.body)
+    local res = M.resource(client, row[3])
+    local lname = row[4]
+    local label = ("%s.%s:%s()"):format(client.name, row[3], lname)
+    if row.paging then
+      local spec = { style = row.paging, class = row.class }
+      local page_name, each_name, all_name = lname, "each_" .. lname, "all_" .. lname
+      if lname == "list" then each_name, all_name = "each", "all" end
+      local function request(...)
+        local req = M.build(client, row, label, ...)
+        if client.page_size then
+          local key = row.paging == "page" and "page_size" or "limit"
+          if req.query[key] == nil then req.query[key] = client.page_size end
+        end
+        return req
+      end
+      res[page_name] = function(_, ...)
+        return client:page(spec, request(...))
+      end
+      res[each_name] = function(_, ...)
+        return client:iterate(spec, request(...))
+      end
+      res[all_name] = function(_, ...)
+        return client:collect(spec, request(...))
+      end
+    else
+      res[lname] = function(_, ...)
+        local req = M.build(client, row, label, ...)
+        local value, err = client:send(req)
+        if value == nil then return nil, err end
+        if row.class then return client:wrap(row.class, value) end
+        return value
+      end
+    end
+  end
+  for name, fam in pairs(families or {}) do
+    local res = M.resource(client, name)
+    for mname, f in pairs(fam.methods or {}) do res[mname] = f end
+  end
+end
+
+return M
