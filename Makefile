@@ -40,17 +40,17 @@ build: $(CORE_SO) $(SANDBOX) $(BLACKHOLE)
 deps:
 	@sh tools/deps.sh $(DEBIAN_PACKAGES)
 
-$(CORE_SO): $(CORE_SRC) $(CORE_HDR) | $(BUILD)/cohort
+$(CORE_SO): $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -shared -o $@ $(CORE_SRC) $(CORE_LIBS)
 
-$(SANDBOX): csrc/sandbox.c $(CORE_HDR) | $(BUILD)
+$(SANDBOX): csrc/sandbox.c $(CORE_HDR)
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(SANDBOX_CFLAGS) -o $@ csrc/sandbox.c $(SANDBOX_LIBS)
 
-$(BLACKHOLE): spec/support/blackhole.c | $(BUILD)
+$(BLACKHOLE): spec/support/blackhole.c
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $<
-
-$(BUILD) $(BUILD)/cohort:
-	mkdir -p $@
 
 # eval "$(make -s env)" — use the build tree without installing.
 env:
@@ -61,8 +61,7 @@ env:
 RUN_ENV = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/?.lua;;" \
           LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" PATH="$(CURDIR)/$(BUILD):$(CURDIR)/bin:$$PATH"
 
-BUSTED = $(LUA) -e 'package.path="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;"..package.path' \
-         -e 'require("busted.runner")({standalone=false})' --
+BUSTED = $(LUA) tools/busted.lua
 
 test: deps build
 	@$(RUN_ENV) $(BUSTED) $(BUSTED_ARGS)

@@ -1,0 +1,147 @@
+-- The sandbox's control API under /__sandbox/ (no authentication): inspect and reset state,
+-- seed data, read the request log, and provoke delays, large bodies, error statuses and paging
+-- quirks for client tests. Same route-table shape as the platform modules.
+local util = require "cohort.sandbox.util"
+local data = require "cohort.sandbox.data"
+
+local M = {}
+
+M.MAX_DELAY = 60000
+M.MAX_LARGE = 256 * 1024 * 1024
+
+local function ok_json(v) return util.json(200, v or { ok = true }) end
+
+local function bad(msg) return util.prolific_error(400, msg) end
+
+-- The state as JSON-ready data (arrays marked so that empty ones stay arrays).
+function M.export_state(state)
+  local out = util.deepcopy(state)
+  for _, key in ipairs { "workspaces", "projects", "studies", "submissions" } do
+    out[key] = util.array(out[key] or {})
+  end
+  for _, s in ipairs(out.submissions) do
+    s.bonus_payments = util.array(s.bonus_payments or {})
+  end
+  return out
+end
+
+local function body_json(ctx)
+  local v, err = util.decode(ctx.req.body or "")
+  if type(v) ~= "table" then return nil, "the body must be a JSON object: " .. tostring(err or "") end
+  return v
+end
+
+local QUIRKS = { repeat_next = "boolean", overlap = "number", next_on_last = "boolean" }
+
+local function set_quirks(ctx)
+  local b, err = body_json(ctx)
+  if not b then return bad(err) end
+  local fields = {}
+  for k, v in pairs(b) do
+    if not QUIRKS[k] then
+      fields[k] = { "Unknown quirk." }
+    elseif type(v) ~= QUIRKS[k] then
+      fields[k] = { "Must be a " .. QUIRKS[k] .. "." }
+    end
+  end
+  if next(fields) then return bad(fields) end
+  local q = ctx.app.quirks
+  for k, v in pairs(b) do
+    if k == "overlap" then
+      v = math.max(0, math.floor(v))
+      q[k] = v > 0 and v or nil
+    else
+      q[k] = v or nil
+    end
+  end
+  return ok_json { ok = true, quirks = q }
+end
+
+local function delay(ctx, p)
+  local ms = tonumber(p.ms)
+  if not ms or ms < 0 then return bad("delay must be a number of milliseconds") end
+  ms = math.min(math.floor(ms), M.MAX_DELAY)
+  local status, headers, body = util.json(200, { delayed_ms = ms })
+  return status, headers, body, { delay = ms }
+end
+
+local function large(ctx, p)
+  local n = tonumber(p.bytes)
+  if not n or n < 0 then return bad("bytes must be a number") end
+  n = math.min(math.floor(n), M.MAX_LARGE)
+  local head, tail = '{"size":' .. n .. ',"data":"', '"}'
+  local pad = math.max(0, n - #head - #tail)
+  return 200, { ["Content-Type"] = "application/json" }, head .. string.rep("x", pad) .. tail
+end
+
+local function status_page(ctx, p)
+  local code = math.tointeger(tonumber(p.code))
+  if not code or code < 200 or code > 599 then return bad("status must be 200..599") end
+  local kind = ctx.query.type or "json"
+  local title = util.title(code)
+  local status, headers, body
+  if kind == "html" then
+    status, headers, body = code, { ["Content-Type"] = "text/html" }, string.format(
+      "<html><head><title>%d %s</title></head><body><h1>%d %s</h1></body></html>",
+      code, title, code, title)
+  elseif kind == "json" or kind == "prolific" then
+    status, headers, body = util.prolific_error(code, ctx.query.detail or title)
+  elseif kind == "flat" then
+    status, headers, body = util.json(code, { message = title, detail = ctx.query.detail or title })
+  elseif kind == "qp" or kind == "questionpro" then
+    status, headers, body = util.questionpro_error(code, ctx.full_url)
+  else
+    return bad({ type = { "Must be one of html, json, flat, qp." } })
+  end
+  if ctx.query.retry_after then headers["Retry-After"] = ctx.query.retry_after end
+  return status, headers, body
+end
+
+M.routes = {
+  { "GET", "health", function() return ok_json { ok = true } end },
+  { "POST", "reset", function(ctx) ctx.app:reset(); return ok_json() end },
+  { "POST", "seed", function(ctx)
+      local b, err = body_json(ctx)
+      if not b then return bad(err) end
+      local d, nerr = data.normalize(b)
+      if not d then return bad(nerr) end
+      ctx.app:seed(d)
+      return ok_json()
+    end },
+  { "GET", "state", function(ctx)
+      local out = M.export_state(ctx.app.state)
+      return util.json(200, out)
+    end },
+  { "GET", "requests", function(ctx)
+      local prefix = ctx.query.path_prefix
+      local out = {}
+      for _, e in ipairs(ctx.app.log) do
+        if not prefix or e.path:sub(1, #prefix) == prefix then out[#out + 1] = e end
+      end
+      return util.json(200, { requests = util.array(out), count = #out })
+    end },
+  { "DELETE", "requests", function(ctx) ctx.app.log = {}; return ok_json() end },
+  { "GET", "delay/{ms}", delay },
+  { "POST", "delay/{ms}", delay },
+  { "GET", "large/{bytes}", large },
+  { "GET", "status/{code}", status_page },
+  { "POST", "status/{code}", status_page },
+  { "POST", "shutdown", function(ctx) ctx.app.shutdown = true; return ok_json() end },
+  { "GET", "quirks", function(ctx) return util.json(200, { quirks = ctx.app.quirks }) end },
+  { "POST", "quirks", set_quirks },
+}
+
+-- ctx.segs starts with "__sandbox".
+function M.handle(ctx)
+  local ok, handler, caps = util.route(M.routes, ctx.req, ctx.segs, 2)
+  if ok then return handler(ctx, caps) end
+  if handler == "method_not_allowed" then
+    local status, headers, body = util.prolific_error(405,
+      string.format('Method "%s" not allowed.', ctx.req.method))
+    headers.Allow = table.concat(caps, ", ")
+    return status, headers, body
+  end
+  return util.prolific_error(404, "Not found: " .. ctx.path)
+end
+
+return M

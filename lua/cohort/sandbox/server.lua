@@ -1,0 +1,223 @@
+-- The sandbox application: parses the command line and answers requests.
+-- csrc/sandbox.c calls require("cohort.sandbox.server").new(argv) and then app:handle(req)
+-- for each request, under one lock (see docs/internals.md, "The sandbox").
+local util = require "cohort.sandbox.util"
+local data = require "cohort.sandbox.data"
+local prolific = require "cohort.sandbox.prolific"
+local questionpro = require "cohort.sandbox.questionpro"
+local control = require "cohort.sandbox.control"
+
+local ok_native, native = pcall(require, "cohort.sandbox.native")
+local now = ok_native and native.now or function() return os.time() + 0.0 end
+
+local M = {}
+
+M.USAGE = [[
+usage: cohort-sandbox [options]
+
+A local, stateful emulator of the Prolific and QuestionPro APIs.
+
+  --host H          address to listen on (default 127.0.0.1)
+  --port N          port (default 0: any free port)
+  --token T         Prolific token expected in "Authorization: Token T" (default sandbox-token)
+  --api-key K       QuestionPro key expected in the "api-key" header (default sandbox-api-key)
+  --seed FILE.json  dataset replacing the default one (structure: lua/cohort/sandbox/data.lua)
+  --tls CERT KEY    serve HTTPS with this PEM certificate and key
+  --help            show this text
+
+Prints "cohort-sandbox listening on http://127.0.0.1:PORT" once ready.
+Routes: /api/v1/... (Prolific), /a/api/v2/... (QuestionPro), /__sandbox/... (control API).
+]]
+
+M.LOG_MAX = 1000
+M.MAX_DELAY = 60000
+
+local App = {}
+App.__index = App
+M.App = App
+
+local function read_file(path)
+  local f, err = io.open(path, "rb")
+  if not f then error("cannot read " .. tostring(err), 0) end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+function M.load_dataset(text, source)
+  local d, err = util.decode(text)
+  if d == nil then return nil, (source or "dataset") .. ": bad JSON: " .. tostring(err) end
+  local nd, nerr = data.normalize(d)
+  if not nd then return nil, (source or "dataset") .. ": " .. nerr end
+  return nd
+end
+
+function M.new(argv)
+  argv = argv or {}
+  local app = setmetatable({
+    host = "127.0.0.1", port = 0, token = "sandbox-token", api_key = "sandbox-api-key",
+    tls_cert = nil, tls_key = nil, shutdown = false,
+    log = {}, log_seq = 0, quirks = {},
+  }, App)
+  local dataset
+  local i = 1
+  local function value(flag)
+    local v = argv[i + 1]
+    if v == nil then error(flag .. " needs a value", 0) end
+    i = i + 1
+    return v
+  end
+  while i <= #argv do
+    local a = argv[i]
+    local flag, inline = a:match("^(%-%-[%w%-]+)=(.*)$")
+    if flag then
+      a = flag
+      table.insert(argv, i + 1, inline)
+    end
+    if a == "--help" or a == "-h" then
+      return { help = M.USAGE }
+    elseif a == "--host" then
+      app.host = value(a)
+    elseif a == "--port" then
+      local v = value(a)
+      local n = tonumber(v)
+      if not n or n ~= math.floor(n) or n < 0 or n > 65535 then
+        error("--port: not a port number: " .. v, 0)
+      end
+      app.port = math.tointeger(n)
+    elseif a == "--token" then
+      app.token = value(a)
+    elseif a == "--api-key" then
+      app.api_key = value(a)
+    elseif a == "--seed" then
+      local path = value(a)
+      local d, err = M.load_dataset(read_file(path), path)
+      if not d then error(err, 0) end
+      dataset = d
+    elseif a == "--tls" then
+      app.tls_cert = value(a)
+      app.tls_key = value(a)
+    else
+      error("unknown argument: " .. a, 0)
+    end
+    i = i + 1
+  end
+  app.scheme = app.tls_cert and "https" or "http"
+  app.initial = dataset or data.default()
+  app.state = util.deepcopy(app.initial)
+  return app
+end
+
+-- Restores the dataset the server started with and clears the log and the quirks.
+function App:reset()
+  self.state = util.deepcopy(self.initial)
+  self.log = {}
+  self.quirks = {}
+end
+
+function App:seed(dataset)
+  self.state = dataset
+end
+
+local SECRET_QUERY = { apiKey = true, apikey = true, api_key = true, token = true }
+local SECRET_HEADERS = { authorization = true, ["api-key"] = true, apikey = true, cookie = true }
+
+function App:record(ctx, status, started)
+  if ctx.path:find("^/__sandbox/requests") then return end
+  local query = {}
+  for k, v in pairs(ctx.query) do
+    query[k] = SECRET_QUERY[k] and "[REDACTED]" or v
+  end
+  local headers = {}
+  for k, v in pairs(ctx.req.headers or {}) do
+    if not SECRET_HEADERS[k] then headers[k] = v end
+  end
+  local body = ctx.req.body or ""
+  if #body > 65536 then body = body:sub(1, 65536) end
+  self.log_seq = self.log_seq + 1
+  self.log[#self.log + 1] = {
+    seq = self.log_seq, method = ctx.req.method, path = ctx.path, query = query,
+    status = status, time = ctx.req.time or started,
+    duration_ms = math.floor((now() - started) * 1000 + 0.5),
+    auth = ctx.auth, headers = headers, body = body,
+  }
+  while #self.log > M.LOG_MAX do table.remove(self.log, 1) end
+end
+
+-- Prolific: "Authorization: Token <token>".
+local function prolific_auth(app, ctx)
+  local h = ctx.req.headers.authorization
+  if not h then return false, "Authentication credentials were not provided." end
+  local scheme, tok = h:match("^(%S+)%s+(.-)%s*$")
+  if not scheme or scheme:lower() ~= "token" then return false, "Invalid token header." end
+  if tok ~= app.token then return false, "Invalid token." end
+  ctx.auth = "token"
+  return true
+end
+
+-- QuestionPro: the api-key header, or the retired ?apiKey= query parameter.
+local function questionpro_auth(app, ctx)
+  local h = ctx.req.headers["api-key"]
+  if h ~= nil then
+    if h == app.api_key then ctx.auth = "api-key"; return true end
+    return false
+  end
+  local q = ctx.query.apiKey
+  if q ~= nil and q == app.api_key then ctx.auth = "query"; return true end
+  return false
+end
+
+function App:dispatch(ctx)
+  local segs = ctx.segs
+  if segs[1] == "api" and segs[2] == "v1" then
+    ctx.platform = "prolific"
+    local ok, why = prolific_auth(self, ctx)
+    if not ok then return util.prolific_error(401, why) end
+    return prolific.handle(ctx)
+  elseif segs[1] == "a" and segs[2] == "api" and segs[3] == "v2" then
+    ctx.platform = "questionpro"
+    if not questionpro_auth(self, ctx) then
+      return util.questionpro_error(401, ctx.full_url)
+    end
+    return questionpro.handle(ctx)
+  elseif segs[1] == "__sandbox" then
+    ctx.platform = "sandbox"
+    return control.handle(ctx)
+  elseif segs[1] == "a" and segs[2] == "api" then
+    return util.questionpro_error(404, ctx.full_url)
+  end
+  return util.prolific_error(404, "Not found: " .. ctx.path)
+end
+
+function App:handle(req)
+  local started = now()
+  req.headers = req.headers or {}
+  req.body = req.body or ""
+  local path, qs, segs = util.split_uri(req.uri or "/")
+  local query, qlist = util.parse_query(qs)
+  local host = req.headers.host or (self.host .. ":" .. tostring(self.port))
+  local origin = self.scheme .. "://" .. host
+  local ctx = {
+    app = self, req = req, path = path, qs = qs, query = query, qlist = qlist, segs = segs,
+    origin = origin, full_url = origin .. (req.uri or "/"),
+  }
+  -- Absolute URL of a path with the given { name, value } query pairs.
+  function ctx.url(p, pairs_list)
+    local q = util.build_query(pairs_list or {})
+    return origin .. p .. (q ~= "" and ("?" .. q) or "")
+  end
+
+  local ok, status, headers, body, opts = pcall(self.dispatch, self, ctx)
+  if not ok then
+    self:record(ctx, 500, started)
+    error(status, 0)
+  end
+  opts = opts or {}
+  local d = tonumber(query.delay)
+  if d and d > 0 then opts.delay = math.max(opts.delay or 0, d) end
+  if opts.delay then opts.delay = math.min(opts.delay, M.MAX_DELAY) end
+  self:record(ctx, status, started)
+  return status, headers or {}, body or "", opts
+end
+
+return M

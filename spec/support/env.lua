@@ -1,0 +1,71 @@
+-- Shared test environment: the sandbox of the run, clients pointed at it, and raw access to the
+-- sandbox's control API (through cohort.core, so no other HTTP client is needed).
+local M = {}
+
+local sandbox
+
+--- The sandbox of this run (started on first use).
+function M.sandbox()
+  if sandbox == nil then
+    sandbox = assert(require("cohort.sandbox").start {})
+  end
+  return sandbox
+end
+
+function M.stop()
+  if sandbox then sandbox:stop() end
+  sandbox = nil
+end
+
+--- A Prolific client on the sandbox; `opts` are added to the defaults.
+function M.prolific(opts)
+  local sb = M.sandbox()
+  local o = { token = sb.token, base_url = sb.url }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return require("cohort").prolific(o)
+end
+
+--- A QuestionPro client on the sandbox.
+function M.questionpro(opts)
+  local sb = M.sandbox()
+  local o = { api_key = sb.api_key, base_url = sb.url }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return require("cohort").questionpro(o)
+end
+
+local control_session
+
+--- Call the control API: method, path under /__sandbox/, optional Lua table body.
+-- Returns the decoded answer; raises on failure (specs want loud set-up errors).
+function M.control(method, path, body)
+  local core = require "cohort.core"
+  control_session = control_session or core.session {}
+  local r = control_session:request { method = method, base = M.sandbox().url,
+    path = "/__sandbox/" .. path, body = body and core.encode(body) or nil }
+  if r.err then error("sandbox control " .. method .. " " .. path .. ": " .. tostring(r.err.message)) end
+  return core.decode(r.body)
+end
+
+--- Reset the sandbox to its dataset (clears the log and quirks).
+function M.reset()
+  return M.control("POST", "reset")
+end
+
+--- The request log, newest last.
+function M.requests()
+  local log = M.control("GET", "requests")
+  return log.requests or log
+end
+
+--- Run a shell command, return its stdout and exit code.
+function M.run(cmd)
+  local h = io.popen(cmd .. " 2>&1", "r")
+  local out = h:read("a")
+  local _, _, code = h:close()
+  return out, code
+end
+
+--- The build tree's directory of fixtures.
+M.FIXTURES = "spec/fixtures"
+
+return M
