@@ -100,7 +100,8 @@ function M.build(client, row, label, ...)
 end
 
 --- Attach the methods of every row of `ops` to `client`. `families` maps a resource name to its
--- hand-written part: `{ methods = {name = fn(resource, ...)} }`.
+-- hand-written part: `{ resource_methods = {name = fn(resource, ...)} }`; a hand-written method replaces
+-- a generated one of the same name.
 function M.attach(client, ops, families)
   for op_id, row in pairs(ops) do
     row.id = op_id
@@ -143,7 +144,7 @@ function M.attach(client, ops, families)
   end
   for name, fam in pairs(families or {}) do
     local res = M.resource(client, name)
-    for mname, f in pairs(fam.methods or {}) do res[mname] = f end
+    for mname, f in pairs(fam.resource_methods or {}) do res[mname] = f end
   end
 end
 

@@ -8,7 +8,7 @@
 local client_mod = require "cohort.client"
 local resource = require "cohort.resource"
 local util = require "cohort.util"
-local submissions = require "cohort.prolific.submissions"
+local operations = require "cohort.prolific.operations"
 
 local M = {}
 
@@ -45,11 +45,13 @@ function M.new(opts)
     timeout = opts.timeout, connect_timeout = opts.connect_timeout, ca_file = opts.ca_file,
     max_size = opts.max_size, page_size = opts.page_size,
   }
-  c:define_class("Submission", { methods = submissions.methods, tostring = submissions.tostring })
-  c:define_class("User", { tostring = function(u)
-    return ("User %s %s"):format(util.short_id(u.id), tostring(u.email or u.name or ""))
-  end })
-  resource.attach(c, (require "cohort.prolific.operations"))
+  local families = {}
+  for _, name in ipairs(operations.FAMILIES) do
+    local fam = require("cohort.prolific." .. name)
+    for cname, def in pairs(fam.classes or {}) do c:define_class(cname, def) end
+    families[name] = fam
+  end
+  resource.attach(c, operations, families)
   return c
 end
 

@@ -1,26 +1,26 @@
---- Prolific's operations: operationId (as in Prolific's OpenAPI spec) → HTTP method, path,
--- resource and Lua method, plus what `cohort.resource` needs to generate the method. This one
--- table is checked against the spec file by `spec/prolific_operations_spec.lua`.
+--- Prolific's operations: the one table from which every Prolific resource method is generated.
+--
+-- operationId (as in Prolific's OpenAPI spec; the two unnamed message operations get the names
+-- `SendBulkMessage` and `SendGroupMessage`) → `{ METHOD, "/path/{id}/", "resource",
+-- "lua_method", ... }` (row format: `cohort.resource`). Each resource family module
+-- (`cohort.prolific.<family>`) declares its own rows in `M.operations`; this module merges them
+-- and refuses a name declared twice. `spec/prolific_operations_spec.lua` checks the result
+-- against the spec file.
 -- @module cohort.prolific.operations
-local submissions = require "cohort.prolific.submissions"
 
-return {
-  -- users
-  GetUser = { "GET", "/api/v1/users/me/", "users", "me", class = "User" },
-  -- submissions
-  GetSubmissions = { "GET", "/api/v1/submissions/", "submissions", "list", paging = "page",
-    class = "Submission", query = { "study", "status", "page", "page_size" },
-    prepare = submissions.prepare_list },
-  GetSubmission = { "GET", "/api/v1/submissions/{id}/", "submissions", "get",
-    class = "Submission" },
-  TransitionSubmission = { "POST", "/api/v1/submissions/{id}/transition/", "submissions",
-    "transition", class = "Submission",
-    body = { "action", "message", "rejection_category", "completion_code", "completion_code_data" },
-    required = { "action" }, prepare = submissions.prepare_transition },
-  RequestSubmissionReturn = { "POST", "/api/v1/submissions/{id}/request-return/", "submissions",
-    "request_return", body = { "request_return_reasons" }, required = { "request_return_reasons" },
-    prepare = submissions.prepare_return },
-  GetStudySubmissions = { "GET", "/api/v1/studies/{id}/submissions/", "submissions",
-    "for_study", paging = "page", class = "Submission",
-    query = { "status", "page", "page_size" }, prepare = submissions.prepare_list },
+--- The resource family modules, in the order they are attached.
+local FAMILIES = {
+  "users", "submissions", "studies", "bonuses", "messages", "workspaces", "projects",
+  "surveys", "collections", "hooks", "filters", "filter_sets", "groups", "invitations",
 }
+
+local ops = {}
+for _, family in ipairs(FAMILIES) do
+  local mod = require("cohort.prolific." .. family)
+  for op_id, row in pairs(mod.operations or {}) do
+    if ops[op_id] then error("cohort.prolific.operations: " .. op_id .. " declared twice") end
+    ops[op_id] = row
+  end
+end
+
+return setmetatable(ops, { __index = { FAMILIES = FAMILIES } })

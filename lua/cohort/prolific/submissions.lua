@@ -98,6 +98,31 @@ function M.prepare_return(label, args)
   return args
 end
 
+--- Operation rows (see `cohort.prolific.operations`).
+M.operations = {
+  GetSubmissions = { "GET", "/api/v1/submissions/", "submissions", "list", paging = "page",
+    class = "Submission", query = { "study", "status", "page", "page_size" },
+    prepare = function(...) return M.prepare_list(...) end },
+  GetSubmission = { "GET", "/api/v1/submissions/{id}/", "submissions", "get",
+    class = "Submission" },
+  TransitionSubmission = { "POST", "/api/v1/submissions/{id}/transition/", "submissions",
+    "transition", class = "Submission",
+    body = { "action", "message", "rejection_category", "completion_code",
+      "completion_code_data" },
+    required = { "action" }, prepare = function(...) return M.prepare_transition(...) end },
+  RequestSubmissionReturn = { "POST", "/api/v1/submissions/{id}/request-return/",
+    "submissions", "request_return_by_id", body = { "request_return_reasons" },
+    required = { "request_return_reasons" },
+    prepare = function(...) return M.prepare_return(...) end },
+  GetStudySubmissions = { "GET", "/api/v1/studies/{id}/submissions/", "submissions",
+    "for_study", paging = "page", class = "Submission",
+    query = { "status", "page", "page_size" },
+    prepare = function(...) return M.prepare_list(...) end },
+}
+
+--- Classes this family defines: name → `{methods =, tostring =}`.
+M.classes = {}
+
 --- Methods of a Submission object (each takes the client first; see `client:define_class`).
 M.methods = {}
 
@@ -130,7 +155,7 @@ end
 --- Ask the participant to return the submission.
 -- @tparam table reasons an array of reason strings, e.g. `{"Withdrew consent."}`
 function M.methods.request_return(client, sub, reasons)
-  return client.submissions:request_return(sub.id, { request_return_reasons = reasons })
+  return client.submissions:request_return_by_id(sub.id, { request_return_reasons = reasons })
 end
 
 --- Fetch the submission again (the detail form).
@@ -143,5 +168,7 @@ function M.tostring(sub)
   return ("Submission %s %s (participant %s)"):format(util.short_id(sub.id),
     tostring(sub.status), util.short_id(sub.participant or sub.participant_id))
 end
+
+M.classes.Submission = { methods = M.methods, tostring = M.tostring }
 
 return M

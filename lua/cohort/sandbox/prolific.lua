@@ -222,6 +222,16 @@ M.routes = {
     end },
 }
 
+-- Route modules of the other resource families (lua/cohort/sandbox/prolific_<family>.lua), each
+-- returning { routes = { rows as above } }; their rows are appended to M.routes in this order.
+M.FAMILIES = {
+  "studies", "money", "workspaces", "surveys", "collections", "hooks", "filters", "groups",
+}
+for _, family in ipairs(M.FAMILIES) do
+  local mod = require("cohort.sandbox.prolific_" .. family)
+  for _, row in ipairs(mod.routes or {}) do M.routes[#M.routes + 1] = row end
+end
+
 -- ctx.segs starts with "api", "v1".
 function M.handle(ctx)
   local ok, handler, caps = util.route(M.routes, ctx.req, ctx.segs, 3)
