@@ -111,7 +111,7 @@ M.operations = {
       "completion_code_data" },
     required = { "action" }, prepare = function(...) return M.prepare_transition(...) end },
   RequestSubmissionReturn = { "POST", "/api/v1/submissions/{id}/request-return/",
-    "submissions", "request_return_by_id", body = { "request_return_reasons" },
+    "submissions", "request_return", body = { "request_return_reasons" },
     required = { "request_return_reasons" },
     prepare = function(...) return M.prepare_return(...) end },
   GetStudySubmissions = { "GET", "/api/v1/studies/{id}/submissions/", "submissions",
@@ -155,7 +155,7 @@ end
 --- Ask the participant to return the submission.
 -- @tparam table reasons an array of reason strings, e.g. `{"Withdrew consent."}`
 function M.methods.request_return(client, sub, reasons)
-  return client.submissions:request_return_by_id(sub.id, { request_return_reasons = reasons })
+  return client.submissions:request_return(sub.id, { request_return_reasons = reasons })
 end
 
 --- Fetch the submission again (the detail form).
