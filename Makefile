@@ -15,10 +15,12 @@ BUILD   ?= build
 PKG_CONFIG ?= pkg-config
 WARN    = -Wall -Wextra -pedantic -Wmissing-prototypes -Wshadow
 CFLAGS  ?= -O2 -g
+# LuaRocks passes LUA_INCDIR; otherwise pkg-config finds Lua's headers.
+LUA_CFLAGS ?= $(if $(LUA_INCDIR),-I$(LUA_INCDIR),$(shell $(PKG_CONFIG) --cflags $(PKG_LUA) 2>/dev/null))
 ALL_CFLAGS = -std=c99 -fvisibility=hidden -D_POSIX_C_SOURCE=200809L -fPIC $(WARN) $(CFLAGS) \
-             $(shell $(PKG_CONFIG) --cflags $(PKG_LUA) libcurl 2>/dev/null)
+             $(LUA_CFLAGS) $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
 CORE_LIBS  = $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null)
-SANDBOX_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKG_LUA) libmicrohttpd 2>/dev/null)
+SANDBOX_CFLAGS = $(shell $(PKG_CONFIG) --cflags libmicrohttpd 2>/dev/null)
 SANDBOX_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKG_LUA) libmicrohttpd 2>/dev/null) -lpthread -lm
 
 CORE_SRC = $(wildcard csrc/core*.c)

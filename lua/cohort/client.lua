@@ -221,16 +221,25 @@ function Client:page(spec, req)
 end
 
 --- Iterate every item of every page, lazily, following `next` links.
--- A cycle guard stops at a `next` already visited; duplicate ids are dropped; a 404 on a page
--- after the first means the end; a `next` link to another origin is refused (credentials never
--- leave the API's host). Errors are raised (the cohort.Error object), since nil ends a loop.
+-- A cycle guard stops at a `next` already visited — unless the server's count says items are
+-- still missing, in which case (page-number paging) the next page number is asked for directly;
+-- duplicate ids are dropped; a 404 on a page after the first means the end; a `next` link to
+-- another origin is refused (credentials never leave the API's host). Errors are raised (the
+-- cohort.Error object), since nil ends a loop.
 function Client:iterate(spec, req)
   local function key_of(r)
     return r.url or core.build_url { base = self.base_url, path = r.path, ids = r.ids,
       query = r.query }
   end
+  local function derive(r, fields)
+    local d = { method = req.method, path = req.path, ids = req.ids, headers = req.headers,
+      timeout = req.timeout, query = req.query }
+    for k, v in pairs(fields) do d[k] = v end
+    return d
+  end
   local seen_urls, seen_ids = { [key_of(req)] = true }, {}
-  local current, page, i, pages = req, nil, 0, 0
+  local current, page, i, pages, unique = req, nil, 0, 0, 0
+  local page_no = tonumber(req.query and req.query.page) or 1
   return function()
     while true do
       if page == nil then
@@ -244,17 +253,26 @@ function Client:iterate(spec, req)
         page, i = p, 0
         local nxt = p._next
         if nxt and #p > 0 then
-          local r = { method = req.method, path = req.path, ids = req.ids, url = nxt.url,
-            query = nxt.query or req.query, headers = req.headers, timeout = req.timeout }
+          local r = derive(req, { url = nxt.url, query = nxt.query or req.query })
+          if seen_urls[key_of(r)] and spec.style == "page" and p.count
+              and unique + #p < p.count then
+            -- the link repeats a page although items are missing: ask for the next number
+            local q = {}
+            for k, v in pairs(req.query or {}) do q[k] = v end
+            q.page = page_no + 1
+            r = derive(req, { query = q })
+          end
           local key = key_of(r)
           if not seen_urls[key] then
-            if nxt.url and not M.same_origin(self.base_url, nxt.url) then
+            if r.url and not M.same_origin(self.base_url, r.url) then
               error(Error.new { kind = "decode", platform = self.platform, attempts = 1,
-                title = "Bad next link", url = nxt.url,
+                title = "Bad next link", url = r.url,
                 message = "the next-page link leaves the API's origin; refusing to follow it" }, 0)
             end
             seen_urls[key] = true
             current = r
+            page_no = tonumber(r.url and r.url:match("[?&]page=(%d+)")) or
+              tonumber(r.query and r.query.page) or page_no + 1
           end
         end
       end
@@ -266,6 +284,7 @@ function Client:iterate(spec, req)
         local id = type(item) == "table" and item.id or nil
         if id == nil or not seen_ids[id] then
           if id ~= nil then seen_ids[id] = true end
+          unique = unique + 1
           return item
         end
       end

@@ -1,0 +1,320 @@
+-- The C core (cohort.core) against the sandbox over real HTTP on loopback: URL building,
+-- headers and auth, time-outs, the size cap, TLS verification, error envelopes, lifetimes.
+describe("cohort.core", function()
+  local core = require "cohort.core"
+  local env = require "support.env"
+  local sb
+
+  setup(function()
+    sb = env.sandbox()
+  end)
+
+  describe("URL building", function()
+    it("encodes every id as exactly one path segment", function()
+      local url = core.build_url { base = "https://api.prolific.com/", path = "/api/v1/submissions/{id}/",
+        ids = { "../studies" } }
+      assert.are.equal("https://api.prolific.com/api/v1/submissions/%2E%2E%2Fstudies/", url)
+      assert.are.equal("https://x/a/%2E%2E/b/42/",
+        core.build_url { base = "https://x", path = "/a/{}/b/{}/", ids = { "..", 42 } })
+      assert.are.equal("https://x/s/a%3Fb%3Dc%23d%20e%2Ff/",
+        core.build_url { base = "https://x", path = "/s/{id}/", ids = { "a?b=c#d e/f" } })
+    end)
+
+    it("sorts and encodes the query; arrays repeat the key; numbers and booleans print plainly", function()
+      local url = core.build_url { base = "http://h", path = "/p/", query = {
+        study = "a b&c", page = 2, status = { "A", "B" }, f = 1.5, t = true, n = 3.0 } }
+      assert.are.equal("http://h/p/?f=1.5&n=3&page=2&status=A&status=B&study=a%20b%26c&t=true", url)
+    end)
+
+    it("raises on misuse: empty id, missing id, bad query value, other origin", function()
+      assert.has_error(function() core.build_url { base = "https://x", path = "/a/{}/", ids = { "" } } end,
+        "cohort.core: id 1 of the path must be a non-empty string")
+      assert.has_error(function() core.build_url { base = "https://x", path = "/a/{}/" } end)
+      assert.has_error(function() core.build_url { base = "https://x", path = "/", query = { a = print } } end)
+      assert.has_error(function() core.build_url { base = "ftp://x", path = "/" } end)
+      assert.has_error(function() core.build_url { base = "https://x", url = "https://evil.example/x" } end,
+        "cohort.core: absolute url is not on the origin of base")
+      assert.are.equal("https://x/a?page=2", core.build_url { base = "https://x/", url = "https://x/a?page=2" })
+    end)
+
+    it("an id cannot change the route on the server", function()
+      local p = env.prolific()
+      local sub, err = p.submissions:get("../studies")
+      assert.is_nil(sub)
+      assert.are.equal(404, err.status)
+      assert.are.equal("Submission not found.", err.message)
+    end)
+  end)
+
+  describe("headers and auth", function()
+    it("sends User-Agent cohort/<version> libcurl/<version>, Accept, and the Prolific token", function()
+      env.control("DELETE", "requests")
+      local s = core.session { auth = "token", secret = sb.token }
+      local r = s:request { base = sb.url, path = "/api/v1/users/me/" }
+      assert.is_nil(r.err)
+      assert.are.equal(200, r.status)
+      local log = env.requests()
+      local last = log[#log]
+      assert.are.equal("/api/v1/users/me/", last.path)
+      assert.are.equal(("cohort/%s libcurl/%s"):format(core.version, core.curl_version),
+        last.headers["user-agent"])
+      assert.are.equal("application/json", last.headers.accept)
+      s:close()
+    end)
+
+    it("a wrong token gets Prolific's 401 envelope", function()
+      local s = core.session { auth = "token", secret = "wrong-token" }
+      local r = s:request { base = sb.url, path = "/api/v1/users/me/" }
+      assert.are.equal("http", r.err.kind)
+      assert.are.equal(401, r.err.status)
+      assert.are.equal("prolific", r.err.platform)
+      assert.is_string(r.err.message)
+      s:close()
+    end)
+
+    it("QuestionPro's key goes in the api-key header", function()
+      local good = core.session { auth = "api-key", secret = sb.api_key, platform = "questionpro" }
+      local bad = core.session { auth = "api-key", secret = "nope", platform = "questionpro" }
+      local r1 = good:request { base = sb.url, path = "/a/api/v2/no-such-thing" }
+      local r2 = bad:request { base = sb.url, path = "/a/api/v2/no-such-thing" }
+      assert.are.equal(404, r1.err.status) -- authenticated, then not found
+      assert.are.equal(401, r2.err.status)
+      assert.are.equal(1010, r2.err.code)
+      good:close()
+      bad:close()
+    end)
+
+    it("the legacy apiKey query parameter is sent but never shown", function()
+      local s = core.session { auth = "query", secret = sb.api_key, platform = "questionpro" }
+      local r = s:request { base = sb.url, path = "/a/api/v2/no-such-thing", query = { page = 1 } }
+      assert.are.equal(404, r.err.status)
+      assert.is_nil(tostring(r.err.url):find(sb.api_key, 1, true))
+      assert.truthy(r.err.url:find("apiKey=***", 1, true))
+      for _, v in pairs(r.err) do
+        if type(v) == "string" then assert.is_nil(v:find(sb.api_key, 1, true)) end
+      end
+      s:close()
+    end)
+
+    it("refuses credentials in headers and header injection", function()
+      local s = core.session {}
+      assert.has_error(function()
+        s:request { base = sb.url, path = "/", headers = { Authorization = "Token x" } }
+      end)
+      assert.has_error(function()
+        s:request { base = sb.url, path = "/", headers = { ["X-A"] = "a\r\nX-B: b" } }
+      end)
+      s:close()
+    end)
+  end)
+
+  describe("time-outs", function()
+    it("a total time-out gives kind 'timeout'", function()
+      local s = core.session { timeout = 0.3 }
+      local r = s:request { base = sb.url, path = "/__sandbox/delay/3000" }
+      assert.are.equal("timeout", r.err.kind)
+      assert.are.equal("OPERATION_TIMEDOUT", r.err.code)
+      s:close()
+    end)
+
+    it("a per-request timeout overrides the session's", function()
+      local s = core.session { timeout = 10 }
+      local r = s:request { base = sb.url, path = "/__sandbox/delay/3000", timeout = 0.2 }
+      assert.are.equal("timeout", r.err.kind)
+      local ok = s:request { base = sb.url, path = "/__sandbox/delay/50" }
+      assert.is_nil(ok.err)
+      s:close()
+    end)
+
+    it("a connect time-out gives kind 'timeout' with code CONNECT_TIMEOUT", function()
+      local h = io.popen("exec blackhole 20", "r")
+      local port, pid = h:read("n", "n")
+      local s = core.session { connect_timeout = 0.3 }
+      local r = s:request { base = "http://127.0.0.1:" .. math.tointeger(port), path = "/" }
+      os.execute("kill " .. math.tointeger(pid))
+      h:close()
+      assert.are.equal("timeout", r.err.kind)
+      assert.are.equal("CONNECT_TIMEOUT", r.err.code)
+      s:close()
+    end)
+
+    it("a refused connection is a transport error", function()
+      local s = core.session {}
+      local r = s:request { base = "http://127.0.0.1:1", path = "/" }
+      assert.are.equal("transport", r.err.kind)
+      assert.are.equal("COULDNT_CONNECT", r.err.code)
+      s:close()
+    end)
+  end)
+
+  describe("the response-size cap", function()
+    it("refuses a body over max_size with kind 'too_large'", function()
+      local s = core.session { max_size = 100000 }
+      local r = s:request { base = sb.url, path = "/__sandbox/large/300000" }
+      assert.are.equal("too_large", r.err.kind)
+      local ok = s:request { base = sb.url, path = "/__sandbox/large/90000" }
+      assert.is_nil(ok.err)
+      assert.are.equal(90000, #ok.body)
+      s:close()
+    end)
+
+    it("defaults to 64 MiB", function()
+      local s = core.session {}
+      local r = s:request { base = sb.url, path = "/__sandbox/large/2000000" }
+      assert.is_nil(r.err)
+      s:close()
+    end)
+  end)
+
+  describe("TLS", function()
+    local tls
+    setup(function()
+      tls = assert(require("cohort.sandbox").start {
+        tls = { "spec/fixtures/tls/cert.pem", "spec/fixtures/tls/key.pem" } })
+    end)
+    teardown(function() tls:stop() end)
+
+    it("verifies the peer by default and fails against a self-signed certificate", function()
+      assert.truthy(tls.url:match("^https://"))
+      local s = core.session { auth = "token", secret = tls.token }
+      local r = s:request { base = tls.url, path = "/api/v1/users/me/" }
+      assert.are.equal("transport", r.err.kind)
+      assert.truthy(r.err.code == "PEER_FAILED_VERIFICATION" or r.err.code == "SSL_CONNECT_ERROR",
+        tostring(r.err.code))
+      s:close()
+    end)
+
+    it("passes with ca_file naming the certificate", function()
+      local s = core.session { auth = "token", secret = tls.token, ca_file = "spec/fixtures/tls/cert.pem" }
+      local r = s:request { base = tls.url, path = "/api/v1/users/me/" }
+      assert.is_nil(r.err)
+      assert.are.equal(200, r.status)
+      s:close()
+    end)
+  end)
+
+  describe("error envelopes", function()
+    local s
+    setup(function() s = core.session {} end)
+    teardown(function() s:close() end)
+
+    it("decodes Prolific's nested envelope from the server", function()
+      local r = s:request { base = sb.url, path = "/__sandbox/status/403", query = { type = "json" } }
+      assert.are.equal("http", r.err.kind)
+      assert.are.equal(403, r.err.status)
+      assert.is_not_nil(r.err.code)
+      assert.is_string(r.err.title)
+      assert.is_string(r.err.message)
+      assert.are.equal("GET", r.err.method)
+    end)
+
+    it("decodes the flat {message, detail} envelope", function()
+      local r = s:request { base = sb.url, path = "/__sandbox/status/400", query = { type = "flat" } }
+      assert.are.equal(400, r.err.status)
+      assert.is_string(r.err.message)
+    end)
+
+    it("decodes QuestionPro's envelope", function()
+      local r = s:request { base = sb.url, path = "/__sandbox/status/429", query = { type = "qp" } }
+      assert.are.equal(429, r.err.status)
+      assert.are.equal("number", type(r.err.code))
+    end)
+
+    it("turns an HTML 502 page into a clear message", function()
+      local r = s:request { base = sb.url, path = "/__sandbox/status/502", query = { type = "html" } }
+      assert.are.equal(502, r.err.status)
+      assert.are.equal("http", r.err.kind)
+      assert.truthy(r.err.message:find("text/html", 1, true))
+      assert.truthy(r.err.message:find("502 Bad Gateway", 1, true))
+    end)
+
+    it("reads Retry-After in seconds", function()
+      local r = s:request { base = sb.url, path = "/__sandbox/status/429", query = { retry_after = 7 } }
+      assert.are.equal(7, r.err.retry_after)
+      assert.are.equal(7, core.retry_after("7"))
+      assert.are.equal(0, core.retry_after("Wed, 21 Oct 2015 07:28:00 GMT"))
+      assert.is_nil(core.retry_after("soon"))
+    end)
+
+    it("maps detail as a string, an array, or field -> messages", function()
+      local e1 = core.decode_error("prolific", 400, '{"error":{"status":400,"error_code":140001,"title":"Bad","detail":"too short"}}')
+      assert.are.equal("too short", e1.message)
+      assert.are.equal(140001, e1.code)
+      assert.are.equal("Bad", e1.title)
+      local e2 = core.decode_error("prolific", 400, '{"error":{"detail":["one","two"]}}')
+      assert.are.equal("one; two", e2.message)
+      local e3 = core.decode_error("prolific", 400,
+        '{"error":{"title":"Invalid","detail":{"message":["too short"],"rejection_category":["not valid","bad"]}}}')
+      assert.are.same({ message = { "too short" }, rejection_category = { "not valid", "bad" } }, e3.fields)
+      assert.are.equal("message: too short; rejection_category: not valid bad", e3.message)
+    end)
+
+    it("takes QuestionPro's id as a string or a number, and redacts resourceUrl", function()
+      local e1 = core.decode_error("questionpro", 401,
+        '{"response":{"error":{"id":"1010","name":"Unauthorized","message":"Incorrect API Key","resourceUrl":"https://api.questionpro.com/a/api/v2/surveys?apiKey=SECRET&page=1"}}}',
+        "application/json", "SECRET")
+      assert.are.equal(1010, e1.code)
+      assert.are.equal("Incorrect API Key", e1.message)
+      assert.are.equal("https://api.questionpro.com/a/api/v2/surveys?apiKey=***&page=1", e1.resource_url)
+      local e2 = core.decode_error("questionpro", 429, '{"response":{"error":{"id":1013,"message":"API call limit exceeded"}}}')
+      assert.are.equal(1013, e2.code)
+    end)
+
+    it("survives bodies that are not JSON or not an envelope", function()
+      for _, body in ipairs { "", "null", "[]", "{", "\0\1\2", ('x'):rep(10000), '{"error":5}',
+        '{"response":5}', '{"error":{"detail":{"a":5}}}' } do
+        local e = core.decode_error("prolific", 500, body)
+        assert.are.equal("http", e.kind)
+        assert.is_string(e.message)
+      end
+    end)
+  end)
+
+  describe("lifetimes", function()
+    it("close, __gc and __close are one idempotent function", function()
+      local s = core.session {}
+      s:close()
+      s:close()
+      assert.are.equal("cohort.Session (closed)", tostring(s))
+      assert.has_error(function() s:pending() end, "attempt to use a closed cohort session")
+      do
+        local t <close> = core.session {}
+        assert.are.equal(0, t:pending())
+      end
+      local weak = setmetatable({}, { __mode = "v" })
+      weak[1] = core.session {}
+      weak[1]:submit { base = sb.url, path = "/__sandbox/delay/2000" }
+      collectgarbage()
+      collectgarbage()
+      assert.is_nil(weak[1])
+    end)
+
+    it("keeps connections alive across requests and overlaps requests on one session", function()
+      local s = core.session {}
+      local ids = {}
+      for i = 1, 5 do ids[i] = s:submit { base = sb.url, path = "/__sandbox/delay/300" } end
+      local t0 = os.clock()
+      local got = {}
+      while #got < 5 do
+        for _, r in ipairs(s:step(100)) do got[#got + 1] = r end
+      end
+      assert.is_true(os.clock() - t0 < 1) -- CPU time: waiting did not spin
+      for _, r in ipairs(got) do assert.is_nil(r.err) end
+      s:close()
+    end)
+
+    it("a blocking request keeps other finished results for step()", function()
+      local s = core.session {}
+      local a = s:submit { base = sb.url, path = "/__sandbox/delay/10" }
+      local r = s:request { base = sb.url, path = "/__sandbox/delay/300" }
+      assert.is_nil(r.err)
+      local rest = {}
+      for _ = 1, 20 do
+        for _, x in ipairs(s:step(50)) do rest[#rest + 1] = x end
+        if #rest > 0 then break end
+      end
+      assert.are.equal(a, rest[1].id)
+      s:close()
+    end)
+  end)
+end)

@@ -1,0 +1,43 @@
+-- Every example runs against the sandbox, so examples cannot rot.
+describe("examples", function()
+  local env = require "support.env"
+  local q = require("cohort.sandbox").shell_quote
+
+  local function run(path, args)
+    local sb = env.sandbox()
+    local cmd = ("PROLIFIC_TOKEN=%s PROLIFIC_URL=%s QUESTIONPRO_API_KEY=%s QUESTIONPRO_URL=%s %s %s %s")
+      :format(q(sb.token), q(sb.url), q(sb.api_key), q(sb.url), q(arg and arg[-1] or "lua5.4"), q(path),
+        args or "")
+    return env.run(cmd)
+  end
+
+  before_each(function() env.reset() end)
+
+  it("quickstart.lua prints who I am and the submissions of a study", function()
+    local out, code = run("examples/quickstart.lua")
+    assert.are.equal(0, code, out)
+    assert.truthy(out:find("Signed in as User 60a42f4c… researcher@example.org", 1, true), out)
+    assert.truthy(out:find("45 submissions: ACTIVE 4, APPROVED 5, AWAITING REVIEW 27", 1, true), out)
+  end)
+
+  it("quickstart.lua takes a study id", function()
+    local out, code = run("examples/quickstart.lua", "60aca280709ee40ec37d4887")
+    assert.are.equal(0, code, out)
+    assert.truthy(out:find("0 submissions", 1, true), out)
+  end)
+
+  it("every example in examples/ is run by a spec", function()
+    local listed = {}
+    for line in io.lines("spec/examples_spec.lua") do
+      for name in line:gmatch("examples/([%w_]+%.lua)") do listed[name] = true end
+    end
+    for spec in io.popen("ls spec/*_spec.lua"):lines() do
+      for line in io.lines(spec) do
+        for name in line:gmatch("examples/([%w_/]+%.lua)") do listed[name] = true end
+      end
+    end
+    for name in io.popen("cd examples && ls *.lua"):lines() do
+      if name ~= "run_demo.lua" then assert.is_true(listed[name] == true, name .. " is not run by any spec") end
+    end
+  end)
+end)
