@@ -3,6 +3,7 @@
  * The module holds a private lua-cjson instance (cjson.new()), so cohort never changes the
  * settings of the cjson a user has loaded; its decode function is an upvalue of every function
  * that turns error bodies into error tables. */
+#include <time.h>
 #include <curl/curl.h>
 #include "core.h"
 
@@ -35,6 +36,15 @@ void json_integerize(lua_State *L, int idx, int depth)
 #else
     (void)L, (void)idx, (void)depth;
 #endif
+}
+
+/* core.monotime() -> seconds (float) on a monotonic clock, for time-outs and frame loops */
+static int core_monotime(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return 1;
 }
 
 /* core.decode(text) -> value: the private cjson decode, with integers restored.
@@ -86,6 +96,8 @@ int luaopen_cohort_core(lua_State *L)
     lua_setfield(L, -2, "decode");
     lua_getfield(L, decode - 1, "encode");
     lua_setfield(L, -2, "encode");
+    lua_pushcfunction(L, core_monotime);
+    lua_setfield(L, -2, "monotime");
     lua_pushcfunction(L, errors_lretry_after);
     lua_setfield(L, -2, "retry_after");
     lua_pushcfunction(L, url_lbuild);
