@@ -7,6 +7,7 @@
 local core = require "cohort.core"
 local Error = require "cohort.error"
 local util = require "cohort.util"
+local async = require "cohort.async"
 
 local M = {}
 
@@ -98,14 +99,61 @@ end
 function Client:send(req)
   local body = req.body
   if type(body) == "table" then body = core.encode(body) end
-  local result = self._session:request {
+  local result = async.request(self._session, {
     method = req.method, base = self.base_url, path = req.path, ids = req.ids,
     query = req.query, headers = req.headers, body = body, url = req.url, timeout = req.timeout,
-  }
+  })
   if result.err then return nil, Error.new(result.err) end
   local value, err = self:decode(result)
   if value == nil then return nil, err end
   return value, result
+end
+
+-- ------------------------------------------------------------------ non-blocking use
+
+--- Run `fn(...)` in a task where every cohort call yields instead of blocking.
+-- See `cohort.async` for the model.
+-- @tparam function fn
+-- @treturn Task
+function Client:spawn(fn, ...)
+  return async.spawn(fn, ...)
+end
+
+--- Advance transfers and resume finished tasks; never blocks. Call it once per frame.
+-- @treturn integer tasks still running
+function Client:poll()
+  return async.poll()
+end
+
+--- Block until `task` is done and return its results, or nil, err.
+function Client:wait(task)
+  return async.wait(task)
+end
+
+--- Run `fn(item, i)` over `items` with `{concurrency = N}` (default 8, at most 64).
+-- @treturn table values in input order (`n` = count; nil where an item failed)
+-- @treturn table errors by index (`count` = how many failed)
+function Client:map(items, fn, opts)
+  return async.map(items, fn, opts)
+end
+
+--- Callback form for hosts with their own event loop: send `req` (as for `send`) and call
+-- `callback(value, err)` from a later `poll()` (or `wait`) when it finishes.
+-- @treturn Task
+function Client:submit(req, callback)
+  if type(callback) ~= "function" then
+    util.misuse("client:submit()", "callback must be a function")
+  end
+  local task = async.spawn(function()
+    return self:send(req)
+  end)
+  task.on_done = function(value, err) callback(value, err) end
+  task.on_error = function(err) callback(nil, err) end
+  if task:done() then -- finished at once (only when nothing was sent)
+    if task.state == "done" then callback(table.unpack(task.results, 1, task.results.n))
+    else callback(nil, task.error) end
+  end
+  return task
 end
 
 --- The metatable for objects of class `name` on this client.

@@ -126,6 +126,14 @@ M.routes = {
   { "GET", "large/{bytes}", large },
   { "GET", "status/{code}", status_page },
   { "POST", "status/{code}", status_page },
+  -- POST latency {"ms": N}: every platform route answers N ms late (0 turns it off)
+  { "POST", "latency", function(ctx)
+      local b = body_json(ctx)
+      local ms = type(b) == "table" and tonumber(b.ms)
+      if not ms or ms < 0 or ms > 60000 then return bad("ms must be 0..60000") end
+      ctx.app.latency = ms
+      return ok_json { latency_ms = ms }
+    end },
   { "POST", "shutdown", function(ctx) ctx.app.shutdown = true; return ok_json() end },
   { "GET", "quirks", function(ctx) return util.json(200, { quirks = ctx.app.quirks }) end },
   { "POST", "quirks", set_quirks },

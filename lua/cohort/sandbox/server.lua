@@ -113,6 +113,7 @@ function App:reset()
   self.state = util.deepcopy(self.initial)
   self.log = {}
   self.quirks = {}
+  self.latency = nil
 end
 
 function App:seed(dataset)
@@ -215,6 +216,10 @@ function App:handle(req)
   opts = opts or {}
   local d = tonumber(query.delay)
   if d and d > 0 then opts.delay = math.max(opts.delay or 0, d) end
+  -- an injected latency (POST /__sandbox/latency) slows every platform route
+  if self.latency and self.latency > 0 and not ctx.path:find("^/__sandbox/") then
+    opts.delay = math.max(opts.delay or 0, self.latency)
+  end
   if opts.delay then opts.delay = math.min(opts.delay, M.MAX_DELAY) end
   self:record(ctx, status, started)
   return status, headers or {}, body or "", opts
