@@ -131,13 +131,14 @@ static long session_ms(lua_State *L, int t, const char *field, long def)
     return (long)(v * 1000.0 + 0.5) > 0 ? (long)(v * 1000.0 + 0.5) : 1;
 }
 
-/* core.session{auth=, secret=, platform=, connect_timeout=, timeout=, ca_file=, max_size=} */
+/* core.session{auth=, secret=, platform=, connect_timeout=, timeout=, ca_file=, max_size=,
+ *              max_connections=} */
 static int session_new(lua_State *L)
 {
     session *s;
     const char *auth, *secret, *ca, *platform;
     long cto, to;
-    lua_Number max;
+    lua_Number max, conns;
 
     if (lua_isnoneornil(L, 1)) lua_newtable(L);
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -157,6 +158,11 @@ static int session_new(lua_State *L)
     max = lua_isnil(L, -1) ? 64.0 * 1024 * 1024 : lua_tonumber(L, -1);
     lua_pop(L, 1);
     if (!(max >= 1) || max > 1e15) luaL_error(L, "cohort.core: max_size must be a positive number");
+    lua_getfield(L, 1, "max_connections");
+    conns = lua_isnil(L, -1) ? 16 : lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    if (!(conns >= 1) || conns > 1024)
+        luaL_error(L, "cohort.core: max_connections must be a number from 1 to 1024");
     if (auth && strcmp(auth, "token") && strcmp(auth, "api-key") && strcmp(auth, "query"))
         luaL_error(L, "cohort.core: auth must be 'token', 'api-key' or 'query'");
     if (auth && (secret == NULL || *secret == '\0'))
@@ -180,7 +186,9 @@ static int session_new(lua_State *L)
     curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-    curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, 32L);
+    /* at most this many connections to one host; further transfers wait in libcurl's queue */
+    curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)conns);
+    curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)conns * 2);
     s->auth = !auth ? AUTH_NONE
             : strcmp(auth, "token") == 0 ? AUTH_TOKEN
             : strcmp(auth, "api-key") == 0 ? AUTH_APIKEY : AUTH_QUERY;

@@ -26,6 +26,17 @@ describe("examples", function()
     assert.truthy(out:find("0 submissions", 1, true), out)
   end)
 
+  it("game_loop.lua counts frames while 100 slow calls complete", function()
+    env.control("POST", "latency", { ms = 300 })
+    local out, code = run("examples/game_loop.lua")
+    env.control("POST", "latency", { ms = 0 })
+    assert.are.equal(0, code, out)
+    local calls, failed, frames = out:match("(%d+) calls completed %((%d+) failed%) in [%d.]+ s over (%d+) frames")
+    assert.are.equal("100", calls, out)
+    assert.are.equal("0", failed, out)
+    assert.is_true(tonumber(frames) >= 10, out) -- frames went on during the 300 ms waits
+  end)
+
   it("every example in examples/ is run by a spec", function()
     local listed = {}
     for line in io.lines("spec/examples_spec.lua") do

@@ -49,7 +49,7 @@ function M.new(cfg)
   local session = core.session {
     auth = cfg.auth, secret = cfg.secret, platform = cfg.platform,
     timeout = cfg.timeout, connect_timeout = cfg.connect_timeout,
-    ca_file = cfg.ca_file, max_size = cfg.max_size,
+    ca_file = cfg.ca_file, max_size = cfg.max_size, max_connections = cfg.max_connections,
   }
   return setmetatable({
     platform = cfg.platform,

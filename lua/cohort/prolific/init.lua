@@ -16,13 +16,14 @@ local M = {}
 M.DEFAULT_URL = "https://api.prolific.com"
 
 local OPTIONS = { token = true, base_url = true, timeout = true, connect_timeout = true,
-  retries = true, ca_file = true, max_size = true, page_size = true, insecure = true }
+  retries = true, ca_file = true, max_size = true, page_size = true, max_connections = true, insecure = true }
 
 --- Make a Prolific client.
 -- @tparam[opt] table opts `token` (default `$PROLIFIC_TOKEN`), `base_url` (default
 --   `$PROLIFIC_URL` or `https://api.prolific.com`), `timeout` (total seconds per request,
 --   default 30), `connect_timeout` (default 10), `ca_file`, `max_size` (bytes, default 64 MiB),
---   `page_size` (items per page when listing; the server's default is 20), `insecure` (allow
+--   `page_size` (items per page when listing; the server's default is 20), `max_connections`
+--   (parallel connections to the API, default 16; further requests queue), `insecure` (allow
 --   `http://` to a host other than loopback), `retries`.
 -- @treturn Client with resources `users`, `submissions`, …
 function M.new(opts)
@@ -43,7 +44,7 @@ function M.new(opts)
   local c = client_mod.new {
     platform = "prolific", name = "prolific", base_url = base, auth = "token", secret = token,
     timeout = opts.timeout, connect_timeout = opts.connect_timeout, ca_file = opts.ca_file,
-    max_size = opts.max_size, page_size = opts.page_size,
+    max_size = opts.max_size, page_size = opts.page_size, max_connections = opts.max_connections,
   }
   local families = {}
   for _, name in ipairs(operations.FAMILIES) do
