@@ -82,3 +82,12 @@ uninstall:
 
 clean:
 	rm -rf $(BUILD)
+
+# Benchmarks (not part of make test): see bench/README.md and docs/benchmarks.md.
+bench: deps build
+	@$(RUN_ENV) LUA=$(LUA) sh bench/run.sh
+
+# API reference from the LDoc comments (Debian's lua-ldoc): docs/api/index.html
+docs: build
+	@sh tools/deps.sh lua-ldoc
+	@$(RUN_ENV) sh tools/docs.sh
