@@ -38,12 +38,18 @@ void json_integerize(lua_State *L, int idx, int depth)
 #endif
 }
 
-/* core.monotime() -> seconds (float) on a monotonic clock, for time-outs and frame loops */
-static int core_monotime(lua_State *L)
+/* Seconds on a monotonic clock. */
+double core_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* core.monotime() -> seconds (float) on a monotonic clock, for time-outs and frame loops */
+static int core_monotime(lua_State *L)
+{
+    lua_pushnumber(L, (lua_Number)core_now());
     return 1;
 }
 

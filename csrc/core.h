@@ -34,6 +34,10 @@ typedef struct request {
     cbuf head;      /* raw response header lines of the last response */
     size_t max_size;
     int too_large;
+    int attempts, max_attempts, idempotent;
+    int parked;            /* waiting for its retry: not on the multi handle */
+    double due;            /* when parked: monotonic time of the next attempt */
+    double deadline;       /* no retry may start after this (monotonic seconds) */
     char errbuf[CURL_ERROR_SIZE];
 } request;
 
@@ -49,6 +53,10 @@ typedef struct session {
     int n_inflight;
     lua_Integer next_id;
     int stash_ref;          /* registry ref: results finished while waiting for another */
+    int max_attempts;       /* attempts in all for a retryable failure (1: no retry) */
+    double retry_base, retry_cap, retry_budget; /* seconds */
+    unsigned long long rng; /* xorshift state for the back-off jitter */
+    int n_parked;
     int closed;
     CURL *pool[SESSION_POOL];
     int npool;
@@ -78,6 +86,8 @@ COHORT_HIDDEN int errors_platform(const char *name);
 
 /* core.c */
 COHORT_HIDDEN void json_integerize(lua_State *L, int idx, int depth);
+
+COHORT_HIDDEN double core_now(void);
 
 /* core_session.c */
 COHORT_HIDDEN int session_open(lua_State *L);

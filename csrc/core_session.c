@@ -11,6 +11,7 @@
 #include <string.h>
 #include <ctype.h>
 #include <strings.h>
+#include <time.h>
 #include "core.h"
 
 static char *session_strdup(const char *s)
@@ -77,6 +78,7 @@ static void request_unlink(session *s, request *r)
     else s->inflight = r->next;
     if (r->next) r->next->prev = r->prev;
     s->n_inflight--;
+    if (r->parked) s->n_parked--;
 }
 
 static void session_release(session *s)
@@ -139,6 +141,9 @@ static int session_new(lua_State *L)
     const char *auth, *secret, *ca, *platform;
     long cto, to;
     lua_Number max, conns;
+    lua_Integer retries;
+    double rbase, rcap, rbudget;
+    unsigned long long seed;
 
     if (lua_isnoneornil(L, 1)) lua_newtable(L);
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -158,6 +163,17 @@ static int session_new(lua_State *L)
     max = lua_isnil(L, -1) ? 64.0 * 1024 * 1024 : lua_tonumber(L, -1);
     lua_pop(L, 1);
     if (!(max >= 1) || max > 1e15) luaL_error(L, "cohort.core: max_size must be a positive number");
+    lua_getfield(L, 1, "retries");
+    retries = lua_isnil(L, -1) ? 1 : lua_tointeger(L, -1);
+    if (!lua_isnil(L, -1) && (!lua_isinteger(L, -1) || retries < 1 || retries > 100))
+        luaL_error(L, "cohort.core: retries (attempts in all) must be an integer from 1 to 100");
+    lua_pop(L, 1);
+    rbase = session_ms(L, 1, "retry_base", 250) / 1000.0;
+    rcap = session_ms(L, 1, "retry_cap", 8000) / 1000.0;
+    rbudget = session_ms(L, 1, "retry_budget", 60000) / 1000.0;
+    lua_getfield(L, 1, "retry_seed");
+    seed = lua_isnil(L, -1) ? 0 : (unsigned long long)lua_tointeger(L, -1);
+    lua_pop(L, 1);
     lua_getfield(L, 1, "max_connections");
     conns = lua_isnil(L, -1) ? 16 : lua_tonumber(L, -1);
     lua_pop(L, 1);
@@ -197,6 +213,12 @@ static int session_new(lua_State *L)
     s->timeout_ms = to;
     s->max_size = (size_t)max;
     s->next_id = 1;
+    s->max_attempts = (int)retries;
+    s->retry_base = rbase;
+    s->retry_cap = rcap;
+    s->retry_budget = rbudget;
+    s->rng = seed ? seed : ((unsigned long long)time(NULL) << 20) ^ (unsigned long long)(size_t)s;
+    if (s->rng == 0) s->rng = 88172645463325252ULL;
     lua_newtable(L);
     s->stash_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     s->closed = 0;
@@ -218,7 +240,7 @@ static int session_submit(lua_State *L)
     const char *method, *body = NULL, *url;
     size_t body_len = 0;
     long timeout_ms;
-    int headers_idx, has_ctype = 0, ok = 1;
+    int headers_idx, has_ctype = 0, ok = 1, attempts, idempotent;
     request *r;
     CURL *e;
 
@@ -258,11 +280,27 @@ static int session_submit(lua_State *L)
         }
     }
     timeout_ms = session_ms(L, 2, "timeout", s->timeout_ms);
+    lua_getfield(L, 2, "retries");
+    attempts = lua_isnil(L, -1) ? s->max_attempts : (int)lua_tointeger(L, -1);
+    if (!lua_isnil(L, -1) && (!lua_isinteger(L, -1) || attempts < 1 || attempts > 100))
+        luaL_error(L, "cohort.core: request.retries must be an integer from 1 to 100");
+    lua_pop(L, 1);
+    /* safe to repeat: GET, HEAD, PUT, DELETE, OPTIONS by default; others when told so */
+    lua_getfield(L, 2, "idempotent");
+    idempotent = lua_isnil(L, -1)
+        ? (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 || strcmp(method, "PUT") == 0
+           || strcmp(method, "DELETE") == 0 || strcmp(method, "OPTIONS") == 0)
+        : lua_toboolean(L, -1);
+    lua_pop(L, 1);
 
     /* allocation starts here: no Lua error from now on */
     r = calloc(1, sizeof *r);
     if (r == NULL) return luaL_error(L, "cohort.core: out of memory");
     r->max_size = s->max_size;
+    r->attempts = 1;
+    r->max_attempts = attempts;
+    r->idempotent = idempotent;
+    r->deadline = core_now() + s->retry_budget;
     r->url = session_strdup(url);
     r->method = session_strdup(method);
     e = s->npool > 0 ? s->pool[--s->npool] : curl_easy_init();
@@ -448,7 +486,7 @@ static void session_finish(lua_State *L, session *s, request *r, CURLcode code, 
         lua_setfield(L, err, "method");
         lua_getfield(L, res, "url");
         lua_setfield(L, err, "url");
-        lua_pushinteger(L, 1);
+        lua_pushinteger(L, r->attempts);
         lua_setfield(L, err, "attempts");
         lua_getfield(L, err, "platform");
         if (lua_isnil(L, -1)) {
@@ -474,6 +512,117 @@ static void session_finish(lua_State *L, session *s, request *r, CURLcode code, 
     request_free(s, r);
 }
 
+/* ---- retries ---- */
+
+/* A uniform number in [0, 1) from the session's xorshift64* generator. */
+static double session_random(session *s)
+{
+    unsigned long long x = s->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    s->rng = x;
+    return (double)((x * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+/* The value of response header `name` (lower-case) as a NUL-terminated copy in buf, or NULL. */
+static const char *response_header(request *r, const char *name, char *buf, size_t size)
+{
+    size_t nl = strlen(name);
+    const char *p = r->head.data, *end = r->head.data + r->head.len;
+    while (p && p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        size_t ln = eol ? (size_t)(eol - p) : (size_t)(end - p);
+        if (ln > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+            const char *v = p + nl + 1;
+            size_t vn;
+            while (v < p + ln && (*v == ' ' || *v == '\t')) v++;
+            vn = (size_t)(p + ln - v);
+            while (vn > 0 && (v[vn - 1] == '\r' || v[vn - 1] == ' ')) vn--;
+            if (vn >= size) vn = size - 1;
+            memcpy(buf, v, vn);
+            buf[vn] = '\0';
+            return buf;
+        }
+        p = eol ? eol + 1 : end;
+    }
+    return NULL;
+}
+
+/* Decides whether a finished attempt is retried; if so parks the request (off the multi
+ * handle) until its back-off has passed and returns 1. Retried: 429, 502, 503, 504, refused,
+ * reset, empty or truncated answers and time-outs — of requests that are safe to repeat, within
+ * the attempts and the time budget. The wait is Retry-After when the server gives one, else
+ * exponential back-off with full jitter: uniform in [0, min(cap, base * 2^(attempt-1))]. */
+static int session_retry(session *s, request *r, CURLcode code)
+{
+    double delay = -1, cap, now;
+    int i;
+    if (r->attempts >= r->max_attempts || !r->idempotent || r->too_large) return 0;
+    if (code != CURLE_OK) {
+        switch (code) {
+        case CURLE_COULDNT_CONNECT: case CURLE_OPERATION_TIMEDOUT: case CURLE_RECV_ERROR:
+        case CURLE_SEND_ERROR: case CURLE_GOT_NOTHING: case CURLE_PARTIAL_FILE:
+            break;
+        default:
+            return 0;
+        }
+    } else {
+        long status = 0;
+        char buf[128];
+        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status != 429 && status != 502 && status != 503 && status != 504) return 0;
+        if (response_header(r, "retry-after", buf, sizeof buf))
+            delay = errors_retry_after(buf);
+    }
+    if (delay < 0) {
+        cap = s->retry_base;
+        for (i = 1; i < r->attempts && cap < s->retry_cap; i++) cap *= 2;
+        if (cap > s->retry_cap) cap = s->retry_cap;
+        delay = session_random(s) * cap;
+    }
+    now = core_now();
+    if (now + delay > r->deadline) return 0; /* the caller gets the error, with retry_after */
+    curl_multi_remove_handle(s->multi, r->easy);
+    r->body.len = 0;
+    r->head.len = 0;
+    r->errbuf[0] = '\0';
+    r->parked = 1;
+    r->due = now + delay;
+    r->attempts++;
+    s->n_parked++;
+    return 1;
+}
+
+/* Puts parked requests whose time has come back on the multi handle. Returns the seconds until
+ * the next one is due, or -1 when none is parked. */
+static double session_wake(session *s)
+{
+    double now, next = -1;
+    request *r;
+    if (s->n_parked == 0) return -1;
+    now = core_now();
+    for (r = s->inflight; r; r = r->next) {
+        if (!r->parked) continue;
+        if (r->due <= now) {
+            if (curl_multi_add_handle(s->multi, r->easy) == CURLM_OK) {
+                r->parked = 0;
+                s->n_parked--;
+            }
+        } else if (next < 0 || r->due - now < next) {
+            next = r->due - now;
+        }
+    }
+    return next;
+}
+
+/* Waits on the multi handle for at most ms, less if a parked request falls due sooner. */
+static void session_poll(session *s, long ms, double next_due)
+{
+    if (next_due >= 0 && next_due * 1000.0 < (double)ms) ms = (long)(next_due * 1000.0) + 1;
+    if (ms > 0) curl_multi_poll(s->multi, NULL, 0, (int)ms, NULL);
+}
+
 /* Appends every finished transfer's result to the array at `out`. */
 static void session_collect(lua_State *L, session *s, int out, int decode)
 {
@@ -484,6 +633,7 @@ static void session_collect(lua_State *L, session *s, int out, int decode)
         if (msg->msg != CURLMSG_DONE) continue;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
         if (r == NULL) continue;
+        if (session_retry(s, r, msg->data.result)) continue;
         session_finish(L, s, r, msg->data.result, decode);
         lua_rawseti(L, out, (lua_Integer)lua_rawlen(L, out) + 1);
     }
@@ -518,15 +668,18 @@ static int session_step(lua_State *L)
     session *s = session_check(L, 1);
     lua_Integer wait = luaL_optinteger(L, 2, 0);
     int running = 0, out;
+    double next_due;
     lua_settop(L, 2);
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->stash_ref); /* 3: stash becomes the answer */
     out = 3;
     lua_newtable(L);
     lua_rawseti(L, LUA_REGISTRYINDEX, s->stash_ref);
+    next_due = session_wake(s);
     curl_multi_perform(s->multi, &running);
     session_collect(L, s, out, lua_upvalueindex(1));
     if (lua_rawlen(L, out) == 0 && wait > 0 && s->n_inflight > 0) {
-        curl_multi_poll(s->multi, NULL, 0, (int)(wait > 60000 ? 60000 : wait), NULL);
+        session_poll(s, (long)(wait > 60000 ? 60000 : wait), next_due);
+        session_wake(s);
         curl_multi_perform(s->multi, &running);
         session_collect(L, s, out, lua_upvalueindex(1));
     }
@@ -545,10 +698,11 @@ static int session_await(lua_State *L, session *s, lua_Integer id)
     for (r = s->inflight; r && r->id != id; r = r->next) {}
     if (r == NULL) return luaL_error(L, "cohort.core: no request %d in flight", (int)id);
     for (;;) {
+        double next_due = session_wake(s);
         curl_multi_perform(s->multi, &running);
         session_collect(L, s, stash, lua_upvalueindex(1));
         if (session_take(L, stash, id)) return 1;
-        curl_multi_poll(s->multi, NULL, 0, 1000, NULL);
+        session_poll(s, 1000, next_due);
     }
 }
 

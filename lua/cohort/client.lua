@@ -43,14 +43,21 @@ end
 
 --- Make a client.
 -- @tparam table cfg `platform`, `base_url`, `auth` (`"token"`, `"api-key"`, `"query"`),
---   `secret`, `timeout`, `connect_timeout`, `ca_file`, `max_size`, `page_size`, `name`
+--   `secret`, `timeout`, `connect_timeout`, `ca_file`, `max_size`, `page_size`, `name`,
+--   `max_connections`, `retries` (attempts in all, default 4), `retry_base`, `retry_cap`,
+--   `retry_budget` (seconds)
 -- @treturn Client
 function M.new(cfg)
-  local session = core.session {
+  local ok, session = pcall(core.session, {
     auth = cfg.auth, secret = cfg.secret, platform = cfg.platform,
     timeout = cfg.timeout, connect_timeout = cfg.connect_timeout,
     ca_file = cfg.ca_file, max_size = cfg.max_size, max_connections = cfg.max_connections,
-  }
+    retries = cfg.retries or 4, retry_base = cfg.retry_base, retry_cap = cfg.retry_cap,
+    retry_budget = cfg.retry_budget,
+  })
+  if not ok then
+    util.misuse(cfg.label or "cohort client", "%s", (tostring(session):gsub("^cohort%.core: ", "")))
+  end
   return setmetatable({
     platform = cfg.platform,
     name = cfg.name or cfg.platform,
@@ -91,7 +98,8 @@ end
 
 --- Send one request description and return the decoded JSON.
 -- @tparam table req `method`, `path`, `ids`, `query`, `body` (table → JSON, or string),
---   `headers`, `url` (absolute, same origin), `timeout`
+--   `headers`, `url` (absolute, same origin), `timeout`, `retries` (attempts in all),
+--   `idempotent` (safe to repeat: GET, HEAD, PUT, DELETE are by default)
 -- @treturn[1] value decoded JSON (`true` for an empty answer)
 -- @treturn[1] table the raw result (`status`, `headers`, `url`)
 -- @return[2] nil
@@ -102,6 +110,7 @@ function Client:send(req)
   local result = async.request(self._session, {
     method = req.method, base = self.base_url, path = req.path, ids = req.ids,
     query = req.query, headers = req.headers, body = body, url = req.url, timeout = req.timeout,
+    retries = req.retries, idempotent = req.idempotent,
   })
   if result.err then return nil, Error.new(result.err) end
   local value, err = self:decode(result)
@@ -281,7 +290,8 @@ function Client:iterate(spec, req)
   end
   local function derive(r, fields)
     local d = { method = req.method, path = req.path, ids = req.ids, headers = req.headers,
-      timeout = req.timeout, query = req.query }
+      timeout = req.timeout, query = req.query, retries = req.retries,
+      idempotent = req.idempotent }
     for k, v in pairs(fields) do d[k] = v end
     return d
   end

@@ -9,6 +9,9 @@
 -- * the next argument is a table: the query of a GET/DELETE, the JSON body otherwise; its keys
 --   are checked against `query`/`body` when the row lists them, and `required` keys must be
 --   present; `prepare(label, args)` may validate further and return the table to send;
+-- * an optional third table holds per-call options: `retries`, `retry_unsafe`, `timeout`;
+--   a row marked `idempotent = true` (a POST the API documents as safe to repeat, such as a
+--   transition) is retried like a GET;
 -- * the answer is wrapped in the row's class; a `paging` row gives `list` (one Page), `each`
 --   (an iterator over every item of every page) and `all` (an array of every item). A paging
 --   row named `x` other than `list` gives `x`, `each_x` and `all_x`.
@@ -18,6 +21,11 @@
 local util = require "cohort.util"
 
 local M = {}
+
+-- Per-call options, the table after the arguments: `retries` (attempts in all), `retry_unsafe`
+-- (retry even though the operation is not safe to repeat — only when you know why),
+-- `timeout` (seconds).
+local CALL_OPTIONS = { retries = true, retry_unsafe = true, timeout = true }
 
 local Resource = { __name = "cohort.Resource" }
 Resource.__index = Resource
@@ -72,10 +80,17 @@ function M.build(client, row, label, ...)
   for i, pname in ipairs(names) do
     ids[i] = util.check_id(label, pname, (select(i, ...)))
   end
-  local args = select(#names + 1, ...)
-  if n > #names + 1 then
-    util.misuse(label, "too many arguments (expected %d id%s and an optional table)",
+  local args, opts = select(#names + 1, ...)
+  if n > #names + 2 then
+    util.misuse(label, "too many arguments (expected %d id%s, an optional table and options)",
       #names, #names == 1 and "" or "s")
+  end
+  if opts ~= nil then
+    if type(opts) ~= "table" then util.misuse(label, "options must be a table") end
+    util.check_keys(label, opts, CALL_OPTIONS)
+    if opts.retries ~= nil and (math.type(opts.retries) ~= "integer" or opts.retries < 1) then
+      util.misuse(label, "retries must be a positive integer (attempts in all)")
+    end
   end
   if args ~= nil and type(args) ~= "table" then
     util.misuse(label, "expected a table of %s, got %s",
@@ -88,7 +103,11 @@ function M.build(client, row, label, ...)
     if args[k] == nil then util.misuse(label, "field '%s' is required", k) end
   end
   if row.prepare then args = row.prepare(label, args, client) or args end
-  local req = { method = method, path = path, ids = ids }
+  local req = { method = method, path = path, ids = ids, idempotent = row.idempotent }
+  if opts then
+    req.retries, req.timeout = opts.retries, opts.timeout
+    if opts.retry_unsafe then req.idempotent = true end
+  end
   if method == "GET" or method == "DELETE" then
     req.query = args
   elseif row.raw_body then

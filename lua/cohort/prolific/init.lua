@@ -16,7 +16,8 @@ local M = {}
 M.DEFAULT_URL = "https://api.prolific.com"
 
 local OPTIONS = { token = true, base_url = true, timeout = true, connect_timeout = true,
-  retries = true, ca_file = true, max_size = true, page_size = true, max_connections = true, insecure = true }
+  retries = true, ca_file = true, max_size = true, page_size = true, max_connections = true,
+  retry_base = true, retry_cap = true, retry_budget = true, insecure = true }
 
 --- Make a Prolific client.
 -- @tparam[opt] table opts `token` (default `$PROLIFIC_TOKEN`), `base_url` (default
@@ -24,7 +25,10 @@ local OPTIONS = { token = true, base_url = true, timeout = true, connect_timeout
 --   default 30), `connect_timeout` (default 10), `ca_file`, `max_size` (bytes, default 64 MiB),
 --   `page_size` (items per page when listing; the server's default is 20), `max_connections`
 --   (parallel connections to the API, default 16; further requests queue), `insecure` (allow
---   `http://` to a host other than loopback), `retries`.
+--   `http://` to a host other than loopback), `retries` (attempts in all for a request that is
+--   safe to repeat, default 4; 1 turns retrying off), `retry_base`, `retry_cap` (seconds of
+--   back-off: full jitter up to min(cap, base·2^n); defaults 0.25 and 8), `retry_budget`
+--   (seconds from the first attempt after which no retry starts; default 60).
 -- @treturn Client with resources `users`, `submissions`, …
 function M.new(opts)
   local label = "cohort.prolific()"
@@ -42,9 +46,12 @@ function M.new(opts)
     util.misuse(label, "page_size must be a positive integer")
   end
   local c = client_mod.new {
+    label = label,
     platform = "prolific", name = "prolific", base_url = base, auth = "token", secret = token,
     timeout = opts.timeout, connect_timeout = opts.connect_timeout, ca_file = opts.ca_file,
     max_size = opts.max_size, page_size = opts.page_size, max_connections = opts.max_connections,
+    retries = opts.retries, retry_base = opts.retry_base, retry_cap = opts.retry_cap,
+    retry_budget = opts.retry_budget,
   }
   local families = {}
   for _, name in ipairs(operations.FAMILIES) do
