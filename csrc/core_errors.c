@@ -422,12 +422,14 @@ double errors_retry_after(const char *value)
     time_t when;
     if (value == NULL) return -1;
     while (*p == ' ' || *p == '\t') p++;
-    if (*p >= '0' && *p <= '9') {
-        double v = 0;
+    if (*p >= '0' && *p <= '9') { /* delta-seconds; a decimal fraction is tolerated */
+        double v = 0, scale = 0.1;
         for (; *p >= '0' && *p <= '9'; p++) {
             v = v * 10 + (*p - '0');
             if (v > 86400.0 * 365) return -1;
         }
+        if (*p == '.')
+            for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10) v += (*p - '0') * scale;
         while (*p == ' ' || *p == '\t') p++;
         return *p == '\0' ? v : -1;
     }

@@ -674,10 +674,11 @@ static int session_step(lua_State *L)
     out = 3;
     lua_newtable(L);
     lua_rawseti(L, LUA_REGISTRYINDEX, s->stash_ref);
-    next_due = session_wake(s);
+    session_wake(s);
     curl_multi_perform(s->multi, &running);
     session_collect(L, s, out, lua_upvalueindex(1));
     if (lua_rawlen(L, out) == 0 && wait > 0 && s->n_inflight > 0) {
+        next_due = session_wake(s);
         session_poll(s, (long)(wait > 60000 ? 60000 : wait), next_due);
         session_wake(s);
         curl_multi_perform(s->multi, &running);
@@ -698,11 +699,12 @@ static int session_await(lua_State *L, session *s, lua_Integer id)
     for (r = s->inflight; r && r->id != id; r = r->next) {}
     if (r == NULL) return luaL_error(L, "cohort.core: no request %d in flight", (int)id);
     for (;;) {
-        double next_due = session_wake(s);
+        session_wake(s);
         curl_multi_perform(s->multi, &running);
         session_collect(L, s, stash, lua_upvalueindex(1));
         if (session_take(L, stash, id)) return 1;
-        session_poll(s, 1000, next_due);
+        /* after collecting: a request parked just now must bound the wait */
+        session_poll(s, 1000, session_wake(s));
     }
 }
 

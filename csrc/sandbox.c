@@ -231,6 +231,69 @@ static enum MHD_Result sandbox_header_cb(void *cls, enum MHD_ValueKind kind,
     return MHD_YES;
 }
 
+/* A body that breaks off: opts.fault = "truncate" announces the full Content-Length and closes
+ * the connection half-way; "reset" does the same with SO_LINGER 0, so the peer sees a TCP RST. */
+struct sandbox_fault_body {
+    char *data;
+    size_t len, cut;
+    int reset;
+    MHD_socket fd;
+};
+
+static ssize_t sandbox_fault_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct sandbox_fault_body *f = cls;
+    size_t n;
+    if (pos >= f->cut) {
+        if (f->reset && f->fd != MHD_INVALID_SOCKET) {
+            struct linger lg;
+            lg.l_onoff = 1;
+            lg.l_linger = 0;
+            setsockopt(f->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+            shutdown(f->fd, SHUT_RDWR);
+        }
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    n = f->cut - (size_t)pos;
+    if (n > max)
+        n = max;
+    memcpy(buf, f->data + pos, n);
+    return (ssize_t)n;
+}
+
+static void sandbox_fault_free(void *cls)
+{
+    struct sandbox_fault_body *f = cls;
+    free(f->data);
+    free(f);
+}
+
+static struct MHD_Response *sandbox_fault_response(struct MHD_Connection *con, const char *body,
+                                                   size_t blen, int reset)
+{
+    struct sandbox_fault_body *f = calloc(1, sizeof *f);
+    const union MHD_ConnectionInfo *ci;
+    struct MHD_Response *resp;
+    if (!f)
+        return NULL;
+    f->data = malloc(blen ? blen : 1);
+    if (!f->data) {
+        free(f);
+        return NULL;
+    }
+    memcpy(f->data, body, blen);
+    f->len = blen;
+    f->cut = blen / 2;
+    f->reset = reset;
+    ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+    f->fd = ci ? ci->connect_fd : MHD_INVALID_SOCKET;
+    resp = MHD_create_response_from_callback(blen, 4096, sandbox_fault_reader, f,
+                                             sandbox_fault_free);
+    if (!resp)
+        sandbox_fault_free(f);
+    return resp;
+}
+
 /* Under the lock: call app:handle(req) and turn the answer into an MHD response.
  * Returns the response (NULL on out-of-memory) and sets *status and *delay_ms. */
 static struct MHD_Response *sandbox_call_app(struct MHD_Connection *con, const char *method,
@@ -285,8 +348,19 @@ static struct MHD_Response *sandbox_call_app(struct MHD_Connection *con, const c
             st = 500;
         }
         *status = (unsigned int)st;
-        resp = MHD_create_response_from_buffer(body ? blen : 0, (void *)(body ? body : ""),
-                                               MHD_RESPMEM_MUST_COPY);
+        resp = NULL;
+        if (lua_istable(L, top + 5)) {
+            const char *fault;
+            lua_getfield(L, top + 5, "fault");
+            fault = lua_tostring(L, -1);
+            if (fault && (strcmp(fault, "truncate") == 0 || strcmp(fault, "reset") == 0))
+                resp = sandbox_fault_response(con, body ? body : "", body ? blen : 0,
+                                              strcmp(fault, "reset") == 0);
+            lua_pop(L, 1);
+        }
+        if (!resp)
+            resp = MHD_create_response_from_buffer(body ? blen : 0, (void *)(body ? body : ""),
+                                                   MHD_RESPMEM_MUST_COPY);
         if (resp && lua_istable(L, top + 3)) {
             lua_pushnil(L);
             while (lua_next(L, top + 3)) {

@@ -233,6 +233,8 @@ describe("cohort.core", function()
       assert.are.equal(7, r.err.retry_after)
       assert.are.equal(7, core.retry_after("7"))
       assert.are.equal(0, core.retry_after("Wed, 21 Oct 2015 07:28:00 GMT"))
+      assert.are.equal(2.5, core.retry_after("2.5"))
+      assert.is_nil(core.retry_after("2.5s"))
       assert.is_nil(core.retry_after("soon"))
     end)
 

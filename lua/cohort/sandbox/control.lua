@@ -3,6 +3,7 @@
 -- quirks for client tests. Same route-table shape as the platform modules.
 local util = require "cohort.sandbox.util"
 local data = require "cohort.sandbox.data"
+local questionpro = require "cohort.sandbox.questionpro"
 
 local M = {}
 
@@ -126,6 +127,26 @@ M.routes = {
   { "GET", "large/{bytes}", large },
   { "GET", "status/{code}", status_page },
   { "POST", "status/{code}", status_page },
+  -- faults: GET the rules, POST {"rules": [...], "seed": N} to replace them, DELETE to clear
+  { "GET", "faults", function(ctx)
+      return util.json(200, require("cohort.sandbox.faults").export(ctx.app.faults))
+    end },
+  { "POST", "faults", function(ctx)
+      local faults = require "cohort.sandbox.faults"
+      local b, err = body_json(ctx)
+      if not b then return bad(err) end
+      local state = faults.new(b.seed or ctx.app.fault_seed)
+      for i, rule in ipairs(b.rules or {}) do
+        local ok, msg = faults.add(state, rule)
+        if not ok then return bad(("rules[%d]: %s"):format(i, msg)) end
+      end
+      ctx.app.faults = state
+      return util.json(200, faults.export(state))
+    end },
+  { "DELETE", "faults", function(ctx)
+      ctx.app.faults = require("cohort.sandbox.faults").new(ctx.app.fault_seed)
+      return ok_json() -- (POST /__sandbox/reset brings back the rules given by --fault)
+    end },
   -- POST latency {"ms": N}: every platform route answers N ms late (0 turns it off)
   { "POST", "latency", function(ctx)
       local b = body_json(ctx)
@@ -136,7 +157,34 @@ M.routes = {
     end },
   { "POST", "shutdown", function(ctx) ctx.app.shutdown = true; return ok_json() end },
   { "GET", "quirks", function(ctx) return util.json(200, { quirks = ctx.app.quirks }) end },
+  -- QuestionPro: the per-key call limit ({"limit": N, "window": seconds}; until the next reset)
+  -- and HTML pages instead of JSON ({"status": 200, "count": 1}).
+  { "GET", "questionpro/rate-limit", function(ctx)
+      local limit, window = questionpro.rate_limit(ctx.app)
+      return ok_json { limit = limit, window = window }
+    end },
+  { "POST", "questionpro/rate-limit", function(ctx)
+      local b, err = body_json(ctx)
+      if not b then return bad(err) end
+      local r, fields = questionpro.set_rate_limit(ctx.app, b)
+      if not r then return bad(fields) end
+      return ok_json(r)
+    end },
+  { "POST", "questionpro/html", function(ctx)
+      local b, err = body_json(ctx)
+      if not b then return bad(err) end
+      local r, fields = questionpro.set_html(ctx.app, b)
+      if not r then return bad(fields) end
+      return ok_json(r)
+    end },
   { "POST", "quirks", set_quirks },
+  { "POST", "studies/{id}/simulate", function(ctx, p)
+      return require("cohort.sandbox.prolific_studies").simulate(ctx, p)
+    end },
+  { "GET", "ledger", function(ctx)
+      local ledger = ctx.app.state.ledger or {}
+      return util.json(200, { ledger = util.array(util.deepcopy(ledger)), count = #ledger })
+    end },
 }
 
 -- ctx.segs starts with "__sandbox".

@@ -6,6 +6,7 @@ local data = require "cohort.sandbox.data"
 local prolific = require "cohort.sandbox.prolific"
 local questionpro = require "cohort.sandbox.questionpro"
 local control = require "cohort.sandbox.control"
+local faults = require "cohort.sandbox.faults"
 
 local ok_native, native = pcall(require, "cohort.sandbox.native")
 local now = ok_native and native.now or function() return os.time() + 0.0 end
@@ -22,7 +23,13 @@ A local, stateful emulator of the Prolific and QuestionPro APIs.
   --token T         Prolific token expected in "Authorization: Token T" (default sandbox-token)
   --api-key K       QuestionPro key expected in the "api-key" header (default sandbox-api-key)
   --seed FILE.json  dataset replacing the default one (structure: lua/cohort/sandbox/data.lua)
+  --qp-rate-limit N QuestionPro calls allowed per key per minute before 429/1013
+                    (default 300; 0 = no limit)
   --tls CERT KEY    serve HTTPS with this PEM certificate and key
+  --fault M:PATH:F[:times=N][:rate=P]
+                    make requests misbehave (repeatable); F is 429, 429-retry-after, 500, 502,
+                    503, 504, reset, truncate, malformed or stall; see faults.lua
+  --fault-seed N    seed of the fault generator (rate), for repeatable runs
   --help            show this text
 
 Prints "cohort-sandbox listening on http://127.0.0.1:PORT" once ready.
@@ -60,6 +67,7 @@ function M.new(argv)
     log = {}, log_seq = 0, quirks = {},
   }, App)
   local dataset
+  local fault_rules, fault_seed = {}, 1
   local i = 1
   local function value(flag)
     local v = argv[i + 1]
@@ -89,11 +97,24 @@ function M.new(argv)
       app.token = value(a)
     elseif a == "--api-key" then
       app.api_key = value(a)
+    elseif a == "--qp-rate-limit" then
+      local v = value(a)
+      local n = tonumber(v)
+      if not n or n ~= math.floor(n) or n < 0 then
+        error("--qp-rate-limit: not a number of calls: " .. v, 0)
+      end
+      app.qp_rate_limit = math.tointeger(n)
     elseif a == "--seed" then
       local path = value(a)
       local d, err = M.load_dataset(read_file(path), path)
       if not d then error(err, 0) end
       dataset = d
+    elseif a == "--fault" then
+      local rule, err = faults.parse_flag(value(a))
+      if not rule then error(err, 0) end
+      fault_rules[#fault_rules + 1] = rule
+    elseif a == "--fault-seed" then
+      fault_seed = tonumber(value(a)) or error("--fault-seed needs a number", 0)
     elseif a == "--tls" then
       app.tls_cert = value(a)
       app.tls_key = value(a)
@@ -103,8 +124,14 @@ function M.new(argv)
     i = i + 1
   end
   app.scheme = app.tls_cert and "https" or "http"
+  app.fault_seed, app.fault_rules = fault_seed, fault_rules
+  for _, rule in ipairs(fault_rules) do
+    local ok, err = faults.add(faults.new(1), rule)
+    if not ok then error("--fault: " .. err, 0) end
+  end
   app.initial = dataset or data.default()
   app.state = util.deepcopy(app.initial)
+  app:reset_faults()
   return app
 end
 
@@ -114,6 +141,13 @@ function App:reset()
   self.log = {}
   self.quirks = {}
   self.latency = nil
+  self:reset_faults()
+end
+
+-- The fault rules given by --fault (none by default), with a fresh generator.
+function App:reset_faults()
+  self.faults = faults.new(self.fault_seed)
+  for _, rule in ipairs(self.fault_rules or {}) do faults.add(self.faults, rule) end
 end
 
 function App:seed(dataset)
@@ -208,7 +242,14 @@ function App:handle(req)
     return origin .. p .. (q ~= "" and ("?" .. q) or "")
   end
 
-  local ok, status, headers, body, opts = pcall(self.dispatch, self, ctx)
+  local fault = faults.match(self.faults, ctx)
+  local ok, status, headers, body, opts
+  if fault and faults.replaces(fault) then
+    ok, status, headers, body = true, faults.answer(fault)
+  else
+    ok, status, headers, body, opts = pcall(self.dispatch, self, ctx)
+    if ok and fault then status, headers, body, opts = faults.spoil(fault, status, headers, body, opts) end
+  end
   if not ok then
     self:record(ctx, 500, started)
     error(status, 0)
