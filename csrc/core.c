@@ -102,6 +102,12 @@ int luaopen_cohort_core(lua_State *L)
     lua_setfield(L, -2, "decode");
     lua_getfield(L, decode - 1, "encode");
     lua_setfield(L, -2, "encode");
+    lua_pushcfunction(L, hmac_lsha256);
+    lua_setfield(L, -2, "hmac_sha256");
+    lua_pushcfunction(L, hmac_lbase64);
+    lua_setfield(L, -2, "base64");
+    lua_pushcfunction(L, hmac_lequal);
+    lua_setfield(L, -2, "equal");
     lua_pushcfunction(L, core_monotime);
     lua_setfield(L, -2, "monotime");
     lua_pushcfunction(L, errors_lretry_after);

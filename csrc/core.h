@@ -89,6 +89,11 @@ COHORT_HIDDEN void json_integerize(lua_State *L, int idx, int depth);
 
 COHORT_HIDDEN double core_now(void);
 
+/* core_hmac.c */
+COHORT_HIDDEN int hmac_lsha256(lua_State *L);
+COHORT_HIDDEN int hmac_lbase64(lua_State *L);
+COHORT_HIDDEN int hmac_lequal(lua_State *L);
+
 /* core_session.c */
 COHORT_HIDDEN int session_open(lua_State *L);
 
