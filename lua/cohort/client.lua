@@ -213,6 +213,27 @@ end
 -- `page`: page + page_size, the live envelope {results, _links, meta}; `offset`: offset + limit.
 local styles = {}
 
+-- The href of `_links.next`, when it is a usable string (JSON null decodes to a userdata).
+local function next_href(body)
+  local links = type(body._links) == "table" and body._links or nil
+  local n = links and links.next
+  local href = type(n) == "table" and n.href or n
+  if type(href) == "string" and href ~= "" then return href end
+  return nil
+end
+
+-- offset and limit of a request: from the URL it followed, else from its query
+local function offset_limit(req)
+  local q = req.query or {}
+  local offset, limit = tonumber(q.offset), tonumber(q.limit)
+  if req.url then
+    offset = tonumber(req.url:match("[?&]offset=(%d+)")) or offset
+    limit = tonumber(req.url:match("[?&]limit=(%d+)")) or limit
+  end
+  return offset or 0, limit
+end
+
+
 styles.page = {
   first = function(query, size)
     if size and query.page_size == nil then query.page_size = size end
@@ -221,11 +242,8 @@ styles.page = {
   items = function(body) return body.results or {} end,
   count = function(body) return body.meta and body.meta.count or body.count end,
   next = function(body)
-    local links = body._links
-    local n = links and links.next
-    local href = type(n) == "table" and n.href or nil
-    if type(href) == "string" and href ~= "" then return { url = href } end
-    return nil
+    local href = next_href(body)
+    return href and { url = href } or nil
   end,
 }
 
@@ -236,21 +254,19 @@ styles.offset = {
   end,
   items = function(body) return body.results or body.data or {} end,
   count = function(body) return body.meta and body.meta.count or body.count or body.total end,
-  -- offset paging: the next query is computed from how many items came back
+  -- offset paging: follow a next link when there is one, else ask for the next offset
   next = function(body, req, got)
-    local links = body._links
-    local n = links and links.next
-    local href = type(n) == "table" and n.href or (type(n) == "string" and n or nil)
-    if href and href ~= "" then return { url = href } end
-    local q = req.query or {}
-    local limit = tonumber(q.limit) or got
+    local href = next_href(body)
+    if href then return { url = href } end
+    local offset, limit = offset_limit(req)
+    limit = limit or got
     if got == 0 or got < limit then return nil end
     local count = styles.offset.count(body)
-    local offset = (tonumber(q.offset) or 0) + got
-    if count and offset >= count then return nil end
+    offset = offset + got
+    if type(count) == "number" and offset >= count then return nil end
     local nq = {}
-    for k, v in pairs(q) do nq[k] = v end
-    nq.offset = offset
+    for k, v in pairs(req.query or {}) do nq[k] = v end
+    nq.offset, nq.limit = offset, limit
     return { query = nq }
   end,
 }

@@ -9,8 +9,13 @@
 -- detail (`get`) carries `participant` and `entered_code`. Both are kept as the server sent them.
 -- @module cohort.prolific.submissions
 local util = require "cohort.util"
+local Error = require "cohort.error"
+local core = require "cohort.core"
 
 local M = {}
+
+--- Most ids one bulk approve (or screen-out) request may carry.
+M.MAX_BULK = 1000
 
 --- Statuses a submission can have (spelled as the server spells them).
 M.STATUSES = {
@@ -29,6 +34,9 @@ M.REJECTION_CATEGORIES = {
   FAILED_CHECK = true, LOW_EFFORT = true, MALINGERING = true, NO_CODE = true, BAD_CODE = true,
   NO_DATA = true, UNSUPP_DEVICE = true, OTHER = true,
 }
+
+--- Methods of a Submission object (each takes the client first; see `client:define_class`).
+M.methods = {}
 
 --- Minimum length of a rejection message, in characters.
 M.MIN_REJECT_MESSAGE = 100
@@ -114,17 +122,230 @@ M.operations = {
     "submissions", "request_return", body = { "request_return_reasons" },
     required = { "request_return_reasons" },
     prepare = function(...) return M.prepare_return(...) end },
+  BulkApproveSubmissions = { "POST", "/api/v1/submissions/bulk-approve/", "submissions",
+    "bulk_approve", body = { "submission_ids", "study_id", "participant_ids" } },
+  BulkScreenOutSubmissions = { "POST", "/api/v1/studies/{id}/screen-out-submissions/",
+    "submissions", "screen_out",
+    body = { "submission_ids", "bonus_per_submission", "reward_per_hour", "increase_places" } },
+  CalculateBulkScreenOutPayment = { "POST", "/api/v1/studies/{id}/calculate-screen-out-payment/",
+    "submissions", "screen_out_payment", body = { "submission_ids" } },
   GetStudySubmissions = { "GET", "/api/v1/studies/{id}/submissions/", "submissions",
     "for_study", paging = "page", class = "Submission",
     query = { "status", "page", "page_size" },
     prepare = function(...) return M.prepare_list(...) end },
 }
 
+-- ------------------------------------------------------------------ bulk operations
+
+-- An array of ids (strings, or objects with an `id` field such as Submission), checked.
+local function id_list(label, field, list, max)
+  if type(list) ~= "table" or #list == 0 then
+    util.misuse(label, "%s must be a non-empty array of ids", field)
+  end
+  if #list > max then
+    util.misuse(label, "%s has %d ids; at most %d per call (send them in batches)", field, #list, max)
+  end
+  local out = {}
+  for i, x in ipairs(list) do
+    local id = type(x) == "table" and x.id or x
+    out[i] = util.check_id(label, ("%s[%d]"):format(field, i), id)
+  end
+  return out
+end
+
+local function send_row(client, row, label, ...)
+  local resource = require "cohort.resource"
+  local req = resource.build(client, row, label, ...)
+  return client:send(req)
+end
+
+--- Hand-written resource methods: name → function(resource, ...).
+M.resource_methods = {}
+
+--- Approve many submissions at once (at most 1,000 per call; Prolific approves them
+-- asynchronously). Every submission must be AWAITING REVIEW.
+--
+--     p.submissions:bulk_approve{ ids = { sub1.id, sub2.id } }           -- submission ids
+--     p.submissions:bulk_approve{ study = study.id, ids = subs }          -- Submission objects too
+--     p.submissions:bulk_approve{ study = study.id, participants = { pid1, pid2 } }
+--
+-- @tparam table args `ids` (submission ids or Submission objects; with `study` they must belong
+--   to it) or `participants` (participant ids, needs `study`)
+-- @treturn[1] string the server's acknowledgement
+-- @return[2] nil
+-- @treturn[2] cohort.Error
+function M.resource_methods.bulk_approve(res, args)
+  local label = "prolific.submissions:bulk_approve()"
+  if type(args) ~= "table" then
+    util.misuse(label, "expected a table {ids = {...}} or {study = ..., participants = {...}}")
+  end
+  util.check_keys(label, args, { ids = true, study = true, participants = true,
+    submission_ids = true, participant_ids = true, study_id = true })
+  local study = args.study or args.study_id
+  local ids = args.ids or args.submission_ids
+  local participants = args.participants or args.participant_ids
+  if (ids == nil) == (participants == nil) then
+    util.misuse(label, "give ids (submission ids) or participants (participant ids, with study)")
+  end
+  local body = {}
+  if study ~= nil then body.study_id = util.check_id(label, "study", study) end
+  if ids ~= nil then
+    body.submission_ids = id_list(label, "ids", ids, M.MAX_BULK)
+  else
+    if study == nil then util.misuse(label, "participants needs study = <study id>") end
+    body.participant_ids = id_list(label, "participants", participants, M.MAX_BULK)
+  end
+  return send_row(res._client, M.operations.BulkApproveSubmissions, label, body)
+end
+
+local SCREEN_OUT_KEYS = { study = true, ids = true, submission_ids = true,
+  bonus_per_submission = true, reward_per_hour = true, increase_places = true }
+
+local function screen_out_args(label, study, args)
+  if type(study) == "table" and args == nil then study, args = study.study, study end
+  if type(args) ~= "table" then
+    util.misuse(label, "expected a table {study = ..., ids = {...}, ...}")
+  end
+  util.check_keys(label, args, SCREEN_OUT_KEYS)
+  study = study or args.study
+  util.check_id(label, "study", study)
+  local body = { submission_ids = id_list(label, "ids", args.ids or args.submission_ids,
+    M.MAX_BULK) }
+  return study, body
+end
+
+--- Screen out submissions of a custom-screening study, paying each a bonus (Prolific sends the
+-- participants a message). Give `bonus_per_submission` (MAJOR units, e.g. 0.50 for £0.50) or
+-- `reward_per_hour` (MAJOR units an hour, e.g. 6.00).
+--
+--     p.submissions:screen_out{ study = id, ids = {...}, bonus_per_submission = 0.5 }
+--
+-- @tparam table args `study`, `ids`, `bonus_per_submission` | `reward_per_hour`, `increase_places`
+-- @treturn[1] table `{message, payment_per_participant = {amount (minor units), currency}}`
+-- @return[2] nil
+-- @treturn[2] cohort.Error
+function M.resource_methods.screen_out(res, study, args)
+  local label = "prolific.submissions:screen_out()"
+  local sid, body = screen_out_args(label, study, args)
+  if type(study) == "table" then args = study end
+  local bps, rph = args.bonus_per_submission, args.reward_per_hour
+  if (bps == nil) == (rph == nil) then
+    util.misuse(label, "give bonus_per_submission or reward_per_hour (major units), not both")
+  end
+  for name, v in pairs { bonus_per_submission = bps, reward_per_hour = rph } do
+    if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
+      util.misuse(label, "%s must be a finite amount in major units greater than 0 (got %s)",
+        name, tostring(v))
+    end
+  end
+  if args.increase_places ~= nil and type(args.increase_places) ~= "boolean" then
+    util.misuse(label, "increase_places must be a boolean")
+  end
+  body.bonus_per_submission, body.reward_per_hour = bps, rph
+  body.increase_places = args.increase_places
+  return send_row(res._client, M.operations.BulkScreenOutSubmissions, label, sid, body)
+end
+
+--- The minimum and recommended screen-out payments for some submissions.
+-- @tparam table args `study`, `ids`
+-- @treturn[1] table `{minimum_reward = {amount, currency}, recommended_reward = {...},
+--   average_submission_time_minutes}` (amounts in minor units in the sandbox)
+-- @return[2] nil
+-- @treturn[2] cohort.Error
+function M.resource_methods.screen_out_payment(res, study, args)
+  local label = "prolific.submissions:screen_out_payment()"
+  if type(study) == "table" then
+    util.check_keys(label, study, { study = true, ids = true, submission_ids = true })
+  elseif type(args) == "table" then
+    util.check_keys(label, args, { ids = true, submission_ids = true })
+  end
+  local sid, body = screen_out_args(label, study, args)
+  return send_row(res._client, M.operations.CalculateBulkScreenOutPayment, label, sid, body)
+end
+
+-- ------------------------------------------------------------------ waiting
+
+local function clock()
+  if core.monotime then return core.monotime() end
+  return os.time()
+end
+
+local function sleep(client, seconds)
+  if type(client.sleep) == "function" then return client:sleep(seconds) end
+  if type(core.sleep) == "function" then return core.sleep(seconds) end
+  os.execute(("sleep %.3f"):format(seconds))
+end
+
+--- Statuses a submission never leaves (by itself).
+M.FINAL = { APPROVED = true, REJECTED = true, RETURNED = true, ["TIMED-OUT"] = true,
+  ["SCREENED OUT"] = true, ["PARTIALLY APPROVED"] = true }
+
+local ORDER = { RESERVED = 1, ACTIVE = 2, ["AWAITING REVIEW"] = 3 }
+
+--- Normalise a status argument ("AWAITING_REVIEW" → "AWAITING REVIEW").
+function M.spoken_status(label, status)
+  if type(status) ~= "string" then
+    util.misuse(label, "status must be a string such as \"AWAITING REVIEW\" (got %s)", type(status))
+  end
+  local spoken = status:upper():gsub("_", " ")
+  if spoken == "TIMED OUT" then spoken = "TIMED-OUT" end
+  if not M.STATUSES[spoken] then
+    util.misuse(label, "status %q is not one of: %s", status, sorted_keys(M.STATUSES))
+  end
+  return spoken
+end
+
+--- Poll the submission until it reaches `status`.
+-- Gives up early when the submission reaches a final status (RETURNED, APPROVED, ...) that is
+-- not the one awaited.
+-- @tparam string status e.g. `"AWAITING REVIEW"` (or `"AWAITING_REVIEW"`)
+-- @tparam[opt] table opts `timeout` (seconds, default 60), `interval` (seconds between polls,
+--   default 1)
+-- @treturn[1] Submission the submission in that status (detail form)
+-- @return[2] nil
+-- @treturn[2] cohort.Error of kind `"timeout"` (`err.submission` holds the last one seen), or
+--   the error of a failed poll
+function M.methods.wait_for(client, sub, status, opts)
+  local label = "Submission:wait_for()"
+  local want = M.spoken_status(label, status)
+  opts = opts or {}
+  if type(opts) ~= "table" then util.misuse(label, "opts must be a table {timeout =, interval =}") end
+  util.check_keys(label, opts, { timeout = true, interval = true })
+  local timeout, interval = opts.timeout or 60, opts.interval or 1
+  if type(timeout) ~= "number" or timeout < 0 or timeout ~= timeout then
+    util.misuse(label, "timeout must be a number of seconds")
+  end
+  if type(interval) ~= "number" or interval <= 0 or interval ~= interval then
+    util.misuse(label, "interval must be a positive number of seconds")
+  end
+  local deadline = clock() + timeout
+  local last = sub
+  while true do
+    local cur, err = client.submissions:get(sub.id)
+    if cur == nil then return nil, err end
+    last = cur
+    if cur.status == want then return cur end
+    local unreachable = M.FINAL[cur.status]
+      or (ORDER[cur.status] and ORDER[want] and ORDER[cur.status] > ORDER[want])
+    if unreachable then
+      return nil, Error.new { kind = "timeout", code = "UNREACHABLE", platform = "prolific",
+        title = "Status not reached", method = "GET", submission = cur, attempts = 1,
+        message = ("submission %s is %s and will not become %s"):format(sub.id, cur.status, want) }
+    end
+    local left = deadline - clock()
+    if left <= 0 then
+      return nil, Error.new { kind = "timeout", platform = "prolific", title = "Timed out",
+        method = "GET", submission = last, attempts = 1,
+        message = ("submission %s is still %s after %gs waiting for %s"):format(sub.id,
+          tostring(last.status), timeout, want) }
+    end
+    sleep(client, math.min(interval, left))
+  end
+end
+
 --- Classes this family defines: name → `{methods =, tostring =}`.
 M.classes = {}
 
---- Methods of a Submission object (each takes the client first; see `client:define_class`).
-M.methods = {}
 
 --- Approve the submission. Refused by the server before the submission is AWAITING REVIEW.
 -- @treturn[1] Submission the updated submission

@@ -24,6 +24,16 @@ the default user):
       "return_requested": null, "parent_study_id": null } ]
 }
 
+Further optional top-level keys (created lazily by the families when absent):
+  "messages":  [ { "id", "sender_id", "recipient_id", "body", "sent_at", "type", "channel_id",
+                   "read": false, "data": { "study_id": "..." } } ],
+  "bonus_batches": { "<id>": { "id", "study", "amount", "fees", "vat", "total_amount",
+                               "rows": [ {participant_id, submission_id, amount} ], "paid" } },
+  "ledger":    [ { "participant_id", "submission_id", "amount", "batch_id", "kind", "study_id" } ],
+  "id_seq":    counter behind M.new_id.
+Workspaces carry "balance" and "available_balance" (minor units; bonus payments draw on them).
+All money in the state is in minor units (pence/cents).
+
 Submissions are stored in this one form; the list and detail shapes are derived from it
 (list: participant_id, study_code, is_complete, ...; detail: participant, entered_code, ...).
 ]]
@@ -42,6 +52,57 @@ local function hexid(prefix, n)
   local x = (n * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) & 0xFFFFFFFFFFFFFFFF
   x = x ~ (x >> 29)
   return prefix .. string.format("%016x", x)
+end
+
+M.hexid = hexid
+
+--- A fresh 24-hex id for an object created at run time. The counter lives in the state
+-- (`state.id_seq`), so ids are deterministic after a reset and never collide with the dataset's
+-- (a distinct prefix).
+function M.new_id(state)
+  state.id_seq = (tonumber(state.id_seq) or 0) + 1
+  return hexid("6a5bd0c5", state.id_seq)
+end
+
+--- Prolific's ISO 8601 form of a Unix time (UTC, microseconds).
+function M.iso_time(t)
+  local secs = math.floor(t)
+  local micros = math.floor((t - secs) * 1e6)
+  return os.date("!%Y-%m-%dT%H:%M:%S", secs) .. string.format(".%06dZ", micros)
+end
+
+--- Unix time of an ISO 8601 date-time ("2024-05-01T10:00:00Z", with optional fraction and
+-- offset); nil when it does not parse.
+function M.parse_time(s)
+  if type(s) ~= "string" then return nil end
+  local y, mo, d, h, mi, sec, rest = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)[T ](%d%d):(%d%d):(%d%d)(.*)$")
+  if not y then
+    y, mo, d = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)$")
+    if not y then return nil end
+    h, mi, sec, rest = 0, 0, 0, ""
+  end
+  y, mo, d, h, mi, sec = tonumber(y), tonumber(mo), tonumber(d), tonumber(h), tonumber(mi), tonumber(sec)
+  if mo < 1 or mo > 12 or d < 1 or d > 31 or h > 23 or mi > 59 or sec > 60 then return nil end
+  local frac = 0
+  local f, tail = rest:match("^%.(%d+)(.*)$")
+  if f then frac, rest = tonumber("0." .. f), tail end
+  local offset = 0
+  if rest == "Z" or rest == "" then
+    offset = 0
+  else
+    local sign, oh, om = rest:match("^([+-])(%d%d):?(%d%d)$")
+    if not sign then return nil end
+    offset = (tonumber(oh) * 3600 + tonumber(om) * 60) * (sign == "-" and -1 or 1)
+  end
+  -- days from civil (Howard Hinnant's algorithm)
+  local yy = mo <= 2 and y - 1 or y
+  local era = (yy >= 0 and yy or yy - 399) // 400
+  local yoe = yy - era * 400
+  local mp = (mo + 9) % 12
+  local doy = (153 * mp + 2) // 5 + d - 1
+  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+  local days = era * 146097 + doe - 719468
+  return days * 86400 + h * 3600 + mi * 60 + sec + frac - offset
 end
 
 local function iso(base_minutes)
@@ -74,6 +135,23 @@ local function submission(i, study_id, reward, status)
     return_requested = nil,
     parent_study_id = nil,
   }
+end
+
+-- The fields every study has beyond those given (a complete draft as CreateStudy requires).
+local function study_fields(st)
+  st.description = st.description or ("Sandbox study: " .. st.name)
+  st.prolific_id_option = st.prolific_id_option or "url_parameters"
+  st.completion_codes = st.completion_codes or {
+    { code = "C1A2B3C4", code_type = "COMPLETED", actor = "participant",
+      actions = { { action = "MANUALLY_REVIEW" } } },
+  }
+  st.maximum_allowed_time = st.maximum_allowed_time or st.estimated_completion_time * 4 + 2
+  st.device_compatibility = st.device_compatibility or { "desktop", "tablet", "mobile" }
+  st.peripheral_requirements = st.peripheral_requirements or {}
+  st.filters = st.filters or {}
+  st.study_type = st.study_type or "SINGLE"
+  st.is_custom_screening = st.is_custom_screening or false
+  return st
 end
 
 function M.default()
@@ -109,28 +187,46 @@ function M.default()
     },
     workspaces = {
       { id = WORKSPACE_ID, title = "Sandbox workspace", description = "The sandbox's workspace",
-        owner = USER_ID, naivety_distribution_rate = nil, currency_code = "GBP" },
+        owner = USER_ID, naivety_distribution_rate = nil, currency_code = "GBP",
+        wallet = "60a42f4c693c29420793cb7a",
+        -- minor units (pence): what bonus payments draw on
+        balance = 100000, available_balance = 100000 },
     },
     projects = {
       { id = PROJECT_ID, title = "Sandbox project", description = "The sandbox's project",
         owner = USER_ID, workspace = WORKSPACE_ID, naivety_distribution_rate = nil },
     },
     studies = {
-      { id = STUDY_1, name = "Reaction times and attention", internal_name = "rt-attention-pilot",
+      study_fields { id = STUDY_1, name = "Reaction times and attention",
+        internal_name = "rt-attention-pilot",
         status = "ACTIVE", reward = 150, total_available_places = 45, places_taken = 45,
         estimated_completion_time = 10, project = PROJECT_ID,
         external_study_url = "https://example.org/study?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}",
         published_at = "2024-05-01T00:00:00.000000Z", date_created = "2024-04-30T12:00:00.000000Z" },
-      { id = STUDY_2, name = "Follow-up survey", internal_name = "follow-up",
+      study_fields { id = STUDY_2, name = "Follow-up survey", internal_name = "follow-up",
         status = "ACTIVE", reward = 200, total_available_places = 3, places_taken = 3,
         estimated_completion_time = 12, project = PROJECT_ID,
         external_study_url = "https://example.org/follow-up",
         published_at = "2024-05-02T00:00:00.000000Z", date_created = "2024-05-01T12:00:00.000000Z" },
-      { id = STUDY_3, name = "Not yet run", internal_name = "draft",
+      -- a draft study (UNPUBLISHED): may be edited, published, scheduled, deleted
+      study_fields { id = STUDY_3, name = "Not yet run", internal_name = "draft",
         status = "UNPUBLISHED", reward = 100, total_available_places = 10, places_taken = 0,
         estimated_completion_time = 5, project = PROJECT_ID,
         external_study_url = "https://example.org/draft",
         published_at = nil, date_created = "2024-05-03T12:00:00.000000Z" },
+    },
+    -- messages received by (and sent by) the researcher; `read` marks what GetUnreadMessages skips
+    messages = {
+      { id = hexid("6b1e55a9", 1), sender_id = hexid("60bf9a2c", 1001), recipient_id = USER_ID,
+        body = "Hello, I could not load the second page of the study.",
+        sent_at = "2024-05-01T10:20:00.000000Z", type = "message",
+        channel_id = hexid("6c4a77e1", 1), read = false,
+        data = { study_id = STUDY_1, category = "technical-issues" } },
+      { id = hexid("6b1e55a9", 2), sender_id = hexid("60bf9a2c", 1002), recipient_id = USER_ID,
+        body = "Thank you, it was an interesting study.",
+        sent_at = "2024-05-01T11:05:00.000000Z", type = "message",
+        channel_id = hexid("6c4a77e1", 2), read = true,
+        data = { study_id = STUDY_1, category = "feedback" } },
     },
     submissions = subs,
   }

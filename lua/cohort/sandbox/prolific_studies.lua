@@ -1,7 +1,755 @@
--- Sandbox: Prolific studies routes (rows { METHOD, "path/{param}", handler(ctx, params) }; see
--- cohort.sandbox.prolific). Added by issue #3.
+-- Sandbox: Prolific studies as route rows { METHOD, "path/{param}", handler(ctx, params) } (see
+-- cohort.sandbox.prolific), and the participant simulation behind
+-- POST /__sandbox/studies/{id}/simulate (M.simulate, routed by cohort.sandbox.control).
+--
+-- The study state machine (../shared/api/README.md):
+--   UNPUBLISHED --PUBLISH--> ACTIVE          UNPUBLISHED --SCHEDULE_PUBLISH{publish_at}--> SCHEDULED
+--   SCHEDULED --CANCEL_PUBLISH--> UNPUBLISHED (a SCHEDULED study becomes ACTIVE at publish_at)
+--   ACTIVE --PAUSE--> PAUSED   PAUSED --START--> ACTIVE
+--   ACTIVE|PAUSED --STOP--> AWAITING REVIEW (submissions wait for review) or COMPLETED
+-- Anything else is 400. After publishing only internal_name and total_available_places (increase
+-- only; a COMPLETED study becomes ACTIVE again) may change; only drafts may be deleted.
+-- Money (reward, costs) is in minor units.
+local util = require "cohort.sandbox.util"
+local data = require "cohort.sandbox.data"
+
 local M = {}
 
-M.routes = {}
+local null = util.null
+
+local function P() return require "cohort.sandbox.prolific" end
+local function money() return require "cohort.sandbox.prolific_money" end
+
+local function find(list, id)
+  for i, x in ipairs(list or {}) do
+    if x.id == id then return x, i end
+  end
+end
+
+local function now_of(ctx) return ctx.req.time or os.time() end
+
+-- Validation ------------------------------------------------------------------------------------
+
+local ENUMS = {
+  prolific_id_option = { question = true, url_parameters = true, not_required = true },
+  device_compatibility = { desktop = true, tablet = true, mobile = true },
+  peripheral_requirements = { audio = true, camera = true, download = true, microphone = true },
+  study_labels = { survey = true, writing_task = true, annotation = true, interview = true,
+    other = true },
+  content_warnings = { sensitive = true, explicit = true },
+}
+local CODE_TYPES = { COMPLETED = true, FAILED_ATTENTION_CHECK = true, FOLLOW_UP_STUDY = true,
+  GIVE_BONUS = true, INCOMPATIBLE_DEVICE = true, NO_CONSENT = true, OTHER = true }
+
+-- Writable fields (BaseStudy) and their JSON types.
+M.FIELDS = {
+  name = "string", internal_name = "string", description = "string",
+  external_study_url = "string", prolific_id_option = "enum", completion_codes = "codes",
+  total_available_places = "count", estimated_completion_time = "minutes",
+  maximum_allowed_time = "minutes", reward = "money", device_compatibility = "enums",
+  peripheral_requirements = "enums", is_custom_screening = "boolean", filters = "array",
+  filter_set_id = "string", filter_set_version = "integer", naivety_distribution_rate = "rate",
+  project = "string", submissions_config = "object", study_labels = "enums",
+  content_warnings = "enums", content_warning_details = "string", metadata = "string",
+  access_details = "array",
+  -- the sandbox's link to a Prolific survey (see simulate)
+  survey_id = "string",
+}
+
+M.REQUIRED = { "name", "description", "prolific_id_option", "completion_codes",
+  "estimated_completion_time", "reward", "total_available_places" }
+
+local function is_int(v) return math.type(v) == "integer" or (type(v) == "number" and v == math.floor(v)) end
+
+local function check_value(name, kind, v)
+  if v == null then
+    if kind == "string" or kind == "rate" then return nil end
+    return "This field may not be null."
+  end
+  if kind == "string" then
+    if type(v) ~= "string" then return "Not a valid string." end
+    if (name == "name" or name == "description" or name == "external_study_url")
+        and v:match("^%s*$") then return "This field may not be blank." end
+    if name == "external_study_url" and not v:match("^https?://") then return "Enter a valid URL." end
+  elseif kind == "enum" then
+    if not ENUMS[name][v] then return string.format('"%s" is not a valid choice.', tostring(v)) end
+  elseif kind == "enums" then
+    if type(v) ~= "table" then return "Expected a list of items." end
+    for _, x in ipairs(v) do
+      if not ENUMS[name][x] then return string.format('"%s" is not a valid choice.', tostring(x)) end
+    end
+  elseif kind == "count" then
+    if type(v) ~= "number" or not is_int(v) or v < 1 then return "Ensure this value is a whole number of at least 1." end
+  elseif kind == "minutes" then
+    if type(v) ~= "number" or v < 1 then return "Ensure this value is greater than or equal to 1." end
+  elseif kind == "money" then
+    if type(v) ~= "number" or not is_int(v) or v < 1 then
+      return "Ensure this value is a whole number of minor units (pence or cents), at least 1."
+    end
+  elseif kind == "boolean" then
+    if type(v) ~= "boolean" then return "Must be a valid boolean." end
+  elseif kind == "integer" then
+    if type(v) ~= "number" or not is_int(v) then return "A valid integer is required." end
+  elseif kind == "rate" then
+    if type(v) ~= "number" or v < 0 or v > 1 then return "Ensure this value is between 0 and 1." end
+  elseif kind == "array" then
+    if type(v) ~= "table" then return "Expected a list of items." end
+  elseif kind == "object" then
+    if type(v) ~= "table" then return "Expected an object." end
+  elseif kind == "codes" then
+    if type(v) ~= "table" or #v == 0 then return "Specify at least one completion code." end
+    local seen = {}
+    for i, c in ipairs(v) do
+      if type(c) ~= "table" then return string.format("Item %d: expected an object.", i) end
+      if c.code ~= null and type(c.code) ~= "string" then
+        return string.format("Item %d: code must be a string or null.", i)
+      end
+      if type(c.code) == "string" then
+        if seen[c.code] then return string.format("Item %d: code %s is not unique.", i, c.code) end
+        seen[c.code] = true
+      end
+      if not CODE_TYPES[c.code_type] then
+        return string.format('Item %d: "%s" is not a valid code_type.', i, tostring(c.code_type))
+      end
+      if type(c.actions) ~= "table" then return string.format("Item %d: actions is required.", i) end
+      if c.actor ~= nil and c.actor ~= "participant" and c.actor ~= "researcher" then
+        return string.format('Item %d: "%s" is not a valid actor.', i, tostring(c.actor))
+      end
+    end
+  end
+  return nil
+end
+
+-- Read-only fields a client may echo back from a GET; dropped from create and update bodies.
+M.READ_ONLY = { id = true, status = true, places_taken = true, number_of_submissions = true,
+  total_cost = true, published_at = true, publish_at = true, date_created = true,
+  study_type = true, block_previous_participants = true, blocked_studies = true }
+
+-- field → messages for a create (all required) or an update (partial) body (read-only fields
+-- removed first).
+function M.validate(b, creating)
+  local fields = {}
+  for k in pairs(M.READ_ONLY) do b[k] = nil end
+  for k, v in pairs(b) do
+    local kind = M.FIELDS[k]
+    if not kind then
+      fields[k] = { "Unknown field." }
+    else
+      local msg = check_value(k, kind, v)
+      if msg then fields[k] = { msg } end
+    end
+  end
+  if creating then
+    for _, k in ipairs(M.REQUIRED) do
+      if b[k] == nil then fields[k] = { "This field is required." } end
+    end
+    if b.external_study_url == nil and b.access_details == nil then
+      fields.external_study_url = { "This field is required (or access_details for a taskflow study)." }
+    end
+  end
+  if type(b.maximum_allowed_time) == "number" and type(b.estimated_completion_time) == "number"
+      and b.maximum_allowed_time < b.estimated_completion_time then
+    fields.maximum_allowed_time = { "Must be at least the estimated completion time." }
+  end
+  return fields
+end
+
+-- Shapes ----------------------------------------------------------------------------------------
+
+local ARRAY_FIELDS = { "completion_codes", "device_compatibility", "peripheral_requirements",
+  "filters", "study_labels", "content_warnings", "access_details" }
+
+local function counts(state, st)
+  local n, taken, approved, awaiting = 0, 0, 0, 0
+  for _, s in ipairs(state.submissions) do
+    if s.study_id == st.id then
+      n = n + 1
+      if s.status ~= "RETURNED" and s.status ~= "TIMED-OUT" and s.status ~= "SCREENED OUT" then
+        taken = taken + 1
+      end
+      if s.status == "APPROVED" then approved = approved + 1 end
+      if s.status == "AWAITING REVIEW" then awaiting = awaiting + 1 end
+    end
+  end
+  return n, taken, approved, awaiting
+end
+
+local function projected_cost(state, st)
+  local rewards = (tonumber(st.reward) or 0) * (tonumber(st.total_available_places) or 0)
+  local _, _, total = money().costs(rewards, money().currency_of(state, st))
+  return total
+end
+
+local function nn(v) if v == nil then return null end return v end
+
+function M.full(state, st)
+  local out = {}
+  for k, v in pairs(st) do
+    if type(k) == "string" and k:sub(1, 1) ~= "_" then out[k] = util.deepcopy(v) end
+  end
+  for _, k in ipairs(ARRAY_FIELDS) do out[k] = util.array(out[k] or {}) end
+  local n, taken = counts(state, st)
+  out.number_of_submissions = n
+  out.places_taken = math.max(taken, tonumber(st.places_taken) or 0)
+  out.total_cost = projected_cost(state, st)
+  out.published_at = nn(st.published_at)
+  out.publish_at = nn(st.publish_at)
+  out.internal_name = nn(st.internal_name)
+  out.maximum_allowed_time = st.maximum_allowed_time
+    or (tonumber(st.estimated_completion_time) or 1) * 4 + 2
+  out.study_type = st.study_type or "SINGLE"
+  return out
+end
+
+function M.short(state, st)
+  local n, taken = counts(state, st)
+  return {
+    id = st.id, name = st.name, internal_name = nn(st.internal_name), status = st.status,
+    study_type = st.study_type or "SINGLE", total_available_places = st.total_available_places,
+    places_taken = math.max(taken, tonumber(st.places_taken) or 0), number_of_submissions = n,
+    reward = st.reward, total_cost = projected_cost(state, st), published_at = nn(st.published_at),
+    publish_at = nn(st.publish_at), date_created = nn(st.date_created),
+  }
+end
+
+-- Scheduled studies whose publish_at has come become ACTIVE (computed when read).
+function M.advance(app, now)
+  for _, st in ipairs(app.state.studies or {}) do
+    if st.status == "SCHEDULED" then
+      local at = data.parse_time(st.publish_at)
+      if at and now >= at then
+        st.status = "ACTIVE"
+        st.published_at = st.publish_at
+      end
+    end
+  end
+  P().advance(app, now)
+end
+
+local function get_study(ctx, id)
+  M.advance(ctx.app, now_of(ctx))
+  local st = find(ctx.app.state.studies, id)
+  if not st then return nil, util.prolific_error(404, "Study not found.") end
+  return st
+end
+
+-- Handlers --------------------------------------------------------------------------------------
+
+local STATES = { ACTIVE = true, PAUSED = true, UNPUBLISHED = true, PUBLISHING = true,
+  COMPLETED = true, ["AWAITING REVIEW"] = true, UNKNOWN = true, SCHEDULED = true }
+
+-- state filter: "ACTIVE", "awaiting_review" or "(ACTIVE|PAUSED)".
+local function parse_states(s)
+  if s == nil or s == "" then return nil end
+  local set = {}
+  local inner = s:match("^%((.*)%)$") or s
+  for part in inner:gmatch("[^|,]+") do
+    local st = part:gsub("^%s+", ""):gsub("%s+$", ""):gsub("_", " "):upper()
+    if not STATES[st] then return false, part end
+    set[st] = true
+  end
+  return set
+end
+
+local function list_studies(ctx, project_id)
+  M.advance(ctx.app, now_of(ctx))
+  local set, badpart = parse_states(ctx.query.state)
+  if set == false then
+    return util.prolific_error(400, { state = { string.format('"%s" is not a valid choice.', badpart) } })
+  end
+  local items = {}
+  for _, st in ipairs(ctx.app.state.studies) do
+    if (project_id == nil or st.project == project_id) and (set == nil or set[st.status]) then
+      items[#items + 1] = M.short(ctx.app.state, st)
+    end
+  end
+  return P().paginate(ctx, items)
+end
+
+local function create_study(ctx)
+  local b, e1, e2, e3 = P().body_json(ctx)
+  if not b then return e1, e2, e3 end
+  local state = ctx.app.state
+  b.id, b.status = nil, nil
+  local fields = M.validate(b, true)
+  if b.project ~= nil and not fields.project and not find(state.projects, b.project) then
+    fields.project = { "Project not found." }
+  end
+  if next(fields) then return util.prolific_error(400, fields) end
+  local st = {}
+  for k, v in pairs(b) do st[k] = v end
+  st.id = data.new_id(state)
+  st.status = "UNPUBLISHED"
+  st.project = st.project or state.user.current_project_id or (state.projects[1] or {}).id
+  st.date_created = data.iso_time(now_of(ctx))
+  st.places_taken = 0
+  st.maximum_allowed_time = st.maximum_allowed_time or st.estimated_completion_time * 4 + 2
+  st.is_custom_screening = st.is_custom_screening == true
+  state.studies[#state.studies + 1] = st
+  return util.json(201, M.full(state, st))
+end
+
+local AFTER_PUBLISH = { internal_name = true, total_available_places = true }
+
+local function update_study(ctx, p)
+  local st, e1, e2, e3 = get_study(ctx, p.id)
+  if not st then return e1, e2, e3 end
+  local b, b1, b2, b3 = P().body_json(ctx)
+  if not b then return b1, b2, b3 end
+  if b.id ~= nil and b.id ~= st.id then
+    return util.prolific_error(400, { id = { "The id cannot be changed." } })
+  end
+  if b.status ~= nil and b.status ~= st.status then
+    return util.prolific_error(400, { status = { "Use the transition endpoint to change the status." } })
+  end
+  b.id, b.status = nil, nil
+  local fields = M.validate(b, false)
+  if next(fields) then return util.prolific_error(400, fields) end
+  if st.status ~= "UNPUBLISHED" then
+    for k, v in pairs(b) do
+      if not AFTER_PUBLISH[k] then
+        fields[k] = { string.format("This field cannot be changed once the study is published "
+          .. "(status %s); only internal_name and total_available_places may change.", st.status) }
+      elseif k == "total_available_places" and v < (tonumber(st.total_available_places) or 0) then
+        fields[k] = { "The number of places can only be increased once the study is published." }
+      end
+    end
+    if next(fields) then return util.prolific_error(400, fields) end
+  end
+  for k, v in pairs(b) do
+    if v == null then st[k] = nil else st[k] = v end
+  end
+  if st.status == "COMPLETED" and b.total_available_places ~= nil then st.status = "ACTIVE" end
+  return util.json(200, M.full(ctx.app.state, st))
+end
+
+local function delete_study(ctx, p)
+  local st, e1, e2, e3 = get_study(ctx, p.id)
+  if not st then return e1, e2, e3 end
+  if st.status ~= "UNPUBLISHED" then
+    return util.prolific_error(400, string.format(
+      "Published studies cannot be deleted (status %s).", st.status), nil, 140001)
+  end
+  local _, i = find(ctx.app.state.studies, st.id)
+  table.remove(ctx.app.state.studies, i)
+  return 204, {}, ""
+end
+
+local RESET_ON_CLONE = { id = true, status = true, published_at = true, publish_at = true,
+  places_taken = true, date_created = true }
+
+local function clone_study(ctx, p)
+  local st, e1, e2, e3 = get_study(ctx, p.id)
+  if not st then return e1, e2, e3 end
+  local b, b1, b2, b3 = P().body_json(ctx)
+  if not b then return b1, b2, b3 end
+  for k in pairs(b) do
+    if k ~= "block_previous_participants" then
+      return util.prolific_error(400, { [k] = { "Unknown field." } })
+    end
+  end
+  if b.block_previous_participants ~= nil and type(b.block_previous_participants) ~= "boolean" then
+    return util.prolific_error(400, { block_previous_participants = { "Must be a valid boolean." } })
+  end
+  local state = ctx.app.state
+  local c = {}
+  for k, v in pairs(st) do
+    if not RESET_ON_CLONE[k] and type(k) == "string" and k:sub(1, 1) ~= "_" then
+      c[k] = util.deepcopy(v)
+    end
+  end
+  c.id = data.new_id(state)
+  c.status = "UNPUBLISHED"
+  c.places_taken = 0
+  c.date_created = data.iso_time(now_of(ctx))
+  c.block_previous_participants = b.block_previous_participants ~= false
+  if c.block_previous_participants then c.blocked_studies = { st.id } end
+  state.studies[#state.studies + 1] = c
+  return util.json(200, M.full(state, c))
+end
+
+local function amount(x, currency) return { amount = x, currency = currency } end
+
+local function study_cost(ctx, p)
+  local st, e1, e2, e3 = get_study(ctx, p.id)
+  if not st then return e1, e2, e3 end
+  local q = ctx.query.is_projected
+  if q ~= nil and q ~= "true" and q ~= "false" and q ~= "True" and q ~= "False" and q ~= "1" and q ~= "0" then
+    return util.prolific_error(400, { is_projected = { "Must be a valid boolean." } })
+  end
+  local projected = q == "true" or q == "True" or q == "1"
+  local state = ctx.app.state
+  local currency = money().currency_of(state, st)
+  local places
+  if projected then
+    places = tonumber(st.total_available_places) or 0
+  else
+    local _, _, approved = counts(state, st)
+    places = approved
+  end
+  local rewards = (tonumber(st.reward) or 0) * places
+  local fees, tax = money().costs(rewards, currency)
+  local bonus = 0
+  for _, e in ipairs(state.ledger or {}) do
+    if e.study_id == st.id then bonus = bonus + e.amount end
+  end
+  local bfees, btax = money().costs(bonus, currency)
+  return util.json(200, {
+    rewards = { rewards = amount(rewards, currency), fees = amount(fees, currency),
+      tax = amount(tax, currency), rep_sample_fees = amount(0, currency),
+      rep_sample_tax = amount(0, currency) },
+    bonuses = { rewards = amount(bonus, currency), fees = amount(bfees, currency),
+      tax = amount(btax, currency) },
+    _links = { self = { href = ctx.full_url, title = "Current" } },
+  })
+end
+
+local function csv_cell(v)
+  if v == nil or v == null then return "" end
+  if type(v) == "number" and v == math.floor(v) and math.abs(v) < 2^53 then
+    return string.format("%d", math.tointeger(v) or math.floor(v))
+  end
+  local s = tostring(v)
+  if s:find('[,"\n\r]') then s = '"' .. s:gsub('"', '""') .. '"' end
+  return s
+end
+
+local EXPORT_COLUMNS = { "submission_id", "participant_id", "status", "started_at",
+  "completed_at", "time_taken", "entered_code", "reward", "bonus_total" }
+
+local function export_study(ctx, p)
+  local st, e1, e2, e3 = get_study(ctx, p.id)
+  if not st then return e1, e2, e3 end
+  local method = ctx.query.method
+  if method ~= nil and method ~= "" then
+    if method ~= "EMAIL" then
+      return util.prolific_error(400, { method = { string.format('"%s" is not a valid choice.', method) } })
+    end
+    return util.json(200, { status = "Your export should arrive shortly." })
+  end
+  local lines = { table.concat(EXPORT_COLUMNS, ",") }
+  for _, s in ipairs(ctx.app.state.submissions) do
+    if s.study_id == st.id then
+      local bonus = 0
+      for _, x in ipairs(s.bonus_payments or {}) do bonus = bonus + x end
+      lines[#lines + 1] = table.concat({ csv_cell(s.id), csv_cell(s.participant_id),
+        csv_cell(s.status), csv_cell(s.started_at), csv_cell(s.completed_at),
+        csv_cell(s.time_taken), csv_cell(s.study_code), csv_cell(s.reward), csv_cell(bonus) }, ",")
+    end
+  end
+  return 200, { ["Content-Type"] = "text/csv",
+    ["Content-Disposition"] = 'attachment; filename="' .. st.id .. '.csv"' },
+    table.concat(lines, "\r\n") .. "\r\n"
+end
+
+local function test_study(ctx, p)
+  local st, e1, e2, e3 = get_study(ctx, p.id)
+  if not st then return e1, e2, e3 end
+  local b, b1, b2, b3 = P().body_json(ctx)
+  if not b then return b1, b2, b3 end
+  local pid, gid = b.target_participant_id, b.target_participant_group_id
+  local fields = {}
+  for k in pairs(b) do
+    if k ~= "target_participant_id" and k ~= "target_participant_group_id" then
+      fields[k] = { "Unknown field." }
+    end
+  end
+  if (pid == nil) == (gid == nil) then
+    fields.target_participant_id = { "Provide exactly one of target_participant_id and target_participant_group_id." }
+  else
+    local name, v = pid and "target_participant_id" or "target_participant_group_id", pid or gid
+    if not P().is_hex_id(v) then fields[name] = { "Not a valid ObjectId." } end
+  end
+  if next(fields) then return util.prolific_error(400, fields) end
+  local id = data.new_id(ctx.app.state)
+  return util.json(200, { study_id = id,
+    study_url = "https://app.prolific.com/studies/" .. id .. "/test" })
+end
+
+-- A plausible recruitment forecast: ~12 places an hour, slower with narrower filters.
+local function forecast(places, filters, minutes)
+  local hours = places / 12 * (1 + 0.25 * filters) + (minutes or 0) / 60
+  hours = math.floor(hours * 100 + 0.5) / 100
+  local lower, upper = math.floor(hours * 70 + 0.5) / 100, math.floor(hours * 150 + 0.5) / 100
+  local display
+  if hours < 1 then display = "Less than an hour"
+  else display = string.format("About %d hours", math.floor(hours + 0.5)) end
+  return { precise_recruitment_time_hours = hours, lower_bound_hours = lower,
+    upper_bound_hours = upper, display_string = display, limit_at = places }
+end
+
+local function predicted_get(ctx, p)
+  local st, e1, e2, e3 = get_study(ctx, p.study_id)
+  if not st then return e1, e2, e3 end
+  return util.json(200, forecast(tonumber(st.total_available_places) or 0, #(st.filters or {}),
+    tonumber(st.estimated_completion_time)))
+end
+
+local STUDY_TYPES = { SINGLE = true, UK_REP_SAMPLE = true, US_REP_SAMPLE = true,
+  REP_SAMPLE_UK_ENGLISH_AGE_POLITICAL_AFFILIATION_ETHNICITY = true,
+  REP_SAMPLE_UK_ENGLISH_AGE_POLITICAL_AFFILIATION = true,
+  REP_SAMPLE_US_ENGLISH_AGE_POLITICAL_AFFILIATION_ETHNICITY = true,
+  REP_SAMPLE_US_ENGLISH_AGE_POLITICAL_AFFILIATION = true, REP_SAMPLE_GLOBAL_REP_SAMPLE = true }
+
+local function predicted_post(ctx)
+  local b, b1, b2, b3 = P().body_json(ctx)
+  if not b then return b1, b2, b3 end
+  local fields = {}
+  for _, k in ipairs { "filters", "workspace_id", "reward", "study_type",
+      "total_available_places", "estimated_completion_time" } do
+    if b[k] == nil then fields[k] = { "This field is required." } end
+  end
+  if b.filters ~= nil and type(b.filters) ~= "table" then fields.filters = { "Expected a list of items." } end
+  if b.workspace_id ~= nil and not find(ctx.app.state.workspaces, b.workspace_id) then
+    fields.workspace_id = { "Workspace not found." }
+  end
+  for _, k in ipairs { "reward", "total_available_places", "estimated_completion_time" } do
+    if b[k] ~= nil and (type(b[k]) ~= "number" or b[k] < 1) then
+      fields[k] = { "Ensure this value is greater than or equal to 1." }
+    end
+  end
+  if b.study_type ~= nil and not STUDY_TYPES[b.study_type] then
+    fields.study_type = { string.format('"%s" is not a valid choice.', tostring(b.study_type)) }
+  end
+  if next(fields) then return util.prolific_error(400, fields) end
+  return util.json(200, forecast(b.total_available_places, #b.filters, b.estimated_completion_time))
+end
+
+local function calculator(ctx)
+  local b, b1, b2, b3 = P().body_json(ctx)
+  if not b then return b1, b2, b3 end
+  local fields = {}
+  for _, k in ipairs { "reward", "total_available_places" } do
+    if b[k] == nil then
+      fields[k] = { "This field is required." }
+    elseif type(b[k]) ~= "number" or b[k] < 0 then
+      fields[k] = { "A valid non-negative number is required." }
+    end
+  end
+  if next(fields) then return util.prolific_error(400, fields) end
+  local state = ctx.app.state
+  local currency = money().currency_of(state, nil)
+  local _, _, total = money().costs(b.reward * b.total_available_places, currency)
+  return util.json(200, { total_cost = total })
+end
+
+-- action → { from = {statuses}, to = status or function }
+local TRANSITIONS = {
+  PUBLISH = { from = { UNPUBLISHED = true }, to = "ACTIVE" },
+  SCHEDULE_PUBLISH = { from = { UNPUBLISHED = true }, to = "SCHEDULED" },
+  CANCEL_PUBLISH = { from = { SCHEDULED = true }, to = "UNPUBLISHED" },
+  PAUSE = { from = { ACTIVE = true }, to = "PAUSED" },
+  START = { from = { PAUSED = true }, to = "ACTIVE" },
+  STOP = { from = { ACTIVE = true, PAUSED = true } },
+}
+
+local function transition(ctx, p)
+  local st, e1, e2, e3 = get_study(ctx, p.id)
+  if not st then return e1, e2, e3 end
+  local b, b1, b2, b3 = P().body_json(ctx)
+  if not b then return b1, b2, b3 end
+  local action = b.action
+  if type(action) ~= "string" or action == "" then
+    return util.prolific_error(400, { action = { "This field is required." } })
+  end
+  local t = TRANSITIONS[action]
+  if not t then
+    return util.prolific_error(400, { action = { string.format('"%s" is not a valid choice.', action) } })
+  end
+  if not t.from[st.status] then
+    return util.prolific_error(400, string.format("Cannot %s a study with status %s.", action,
+      st.status), nil, 140001)
+  end
+  local now = now_of(ctx)
+  if action == "SCHEDULE_PUBLISH" then
+    local at = data.parse_time(b.publish_at)
+    if not at then
+      return util.prolific_error(400, { publish_at = { b.publish_at == nil and "This field is required."
+        or "Datetime has wrong format. Use ISO 8601." } })
+    end
+    if at <= now then
+      return util.prolific_error(400, { publish_at = { "The publish time must be in the future." } })
+    end
+    st.publish_at = data.iso_time(at)
+  elseif b.publish_at ~= nil then
+    return util.prolific_error(400, { publish_at = { "Only SCHEDULE_PUBLISH takes publish_at." } })
+  end
+  if action == "PUBLISH" then
+    st.published_at = data.iso_time(now)
+  elseif action == "CANCEL_PUBLISH" then
+    st.publish_at = nil
+  end
+  if action == "STOP" then
+    local _, _, _, awaiting = counts(ctx.app.state, st)
+    local live = false
+    for _, s in ipairs(ctx.app.state.submissions) do
+      if s.study_id == st.id and (s.status == "ACTIVE" or s.status == "RESERVED") then live = true end
+    end
+    st.status = (awaiting > 0 or live) and "AWAITING REVIEW" or "COMPLETED"
+  else
+    st.status = t.to
+  end
+  return util.json(200, M.full(ctx.app.state, st))
+end
+
+local function access_progress(ctx, p)
+  local st, e1, e2, e3 = get_study(ctx, p.id)
+  if not st then return e1, e2, e3 end
+  local progress = {}
+  local _, taken = counts(ctx.app.state, st)
+  for _, a in ipairs(st.access_details or {}) do
+    local alloc = math.min(taken, tonumber(a.total_allocation) or 0)
+    taken = taken - alloc
+    progress[#progress + 1] = { external_url = a.external_url,
+      total_allocation = a.total_allocation, allocated = alloc }
+  end
+  return util.json(200, { id = st.id, progress = util.array(progress),
+    _links = { self = { href = ctx.full_url, title = "Current" } } })
+end
+
+M.routes = {
+  { "GET", "studies", function(ctx) return list_studies(ctx, nil) end },
+  { "POST", "studies", create_study },
+  { "POST", "studies/predicted-recruitment-time", predicted_post },
+  { "GET", "studies/{id}", function(ctx, p)
+      local st, e1, e2, e3 = get_study(ctx, p.id)
+      if not st then return e1, e2, e3 end
+      return util.json(200, M.full(ctx.app.state, st))
+    end },
+  { "PATCH", "studies/{id}", update_study },
+  { "DELETE", "studies/{id}", delete_study },
+  { "POST", "studies/{id}/clone", clone_study },
+  { "GET", "studies/{id}/cost", study_cost },
+  { "GET", "studies/{id}/export", export_study },
+  { "POST", "studies/{id}/transition", transition },
+  { "GET", "studies/{study_id}/predicted-recruitment-time", predicted_get },
+  { "GET", "studies/{id}/access-details-progress", access_progress },
+  { "POST", "study/{id}/test-study", test_study },
+  { "POST", "study-cost-calculator", calculator },
+  { "GET", "projects/{project_id}/studies", function(ctx, p)
+      if not find(ctx.app.state.projects, p.project_id) then
+        return util.prolific_error(404, "Project not found.")
+      end
+      return list_studies(ctx, p.project_id)
+    end },
+}
+
+-- Simulation ------------------------------------------------------------------------------------
+
+-- A small deterministic generator (xorshift64*), so a seed replays the same participants.
+local function rng(seed)
+  local x = (math.tointeger(seed) or 1) * 0x9E3779B97F4A7C15 + 0x2545F4914F6CDD1D
+  if x == 0 then x = 1 end
+  return function()
+    x = x ~ (x >> 12); x = x ~ (x << 25); x = x ~ (x >> 27)
+    local r = (x * 0x2545F4914F6CDD1D) >> 11
+    return r / 9007199254740992.0 -- [0, 1)
+  end
+end
+
+-- The Prolific survey of a study: its `survey_id` field (a sandbox extension, accepted by the
+-- sandbox's create/update), else a hex `survey_id=` (or `survey=`) query parameter or a
+-- `/surveys/<hex id>` path segment in external_study_url.
+function M.survey_of(st)
+  if type(st.survey_id) == "string" and st.survey_id ~= "" then return st.survey_id end
+  local url = type(st.external_study_url) == "string" and st.external_study_url or ""
+  return url:match("[?&]survey_id=(%x+)") or url:match("[?&]survey=(%x+)")
+    or url:match("/surveys/(%x+)")
+end
+
+local SIM_KEYS = { participants = true, returns = true, timeouts = true, failed_checks = true,
+  duration_ms = true, seed = true }
+
+--- POST /__sandbox/studies/{id}/simulate {participants, returns, timeouts, failed_checks,
+-- duration_ms, seed}: N participants take the (ACTIVE) study. Each submission is RESERVED, then
+-- ACTIVE, then AWAITING REVIEW — or RETURNED / TIMED-OUT at the given rates — all within
+-- duration_ms (default 1000) from now; statuses are computed from the clock when read. Each gets
+-- time_taken (seconds, scaled from the study's estimated time) and attention_check =
+-- "passed"|"failed" (failed at the failed_checks rate). When the study has a Prolific survey
+-- (see M.survey_of) every completed participant also gets a survey response.
+function M.simulate(ctx, p)
+  local app = ctx.app
+  local now = now_of(ctx)
+  M.advance(app, now)
+  local st = find(app.state.studies, p.id)
+  if not st then return util.prolific_error(404, "Study not found.") end
+  local b, why = util.decode(ctx.req.body ~= "" and ctx.req.body or "{}")
+  if type(b) ~= "table" then
+    return util.prolific_error(400, "The body must be a JSON object: " .. tostring(why or ""))
+  end
+  local fields = {}
+  for k in pairs(b) do
+    if not SIM_KEYS[k] then fields[k] = { "Unknown option." } end
+  end
+  local n = b.participants
+  if type(n) ~= "number" or n ~= math.floor(n) or n < 1 or n > 10000 then
+    fields.participants = { "A whole number from 1 to 10000 is required." }
+  end
+  local rates = {}
+  for _, k in ipairs { "returns", "timeouts", "failed_checks" } do
+    local r = b[k] or 0
+    if type(r) ~= "number" or r < 0 or r > 1 then
+      fields[k] = { "A rate between 0 and 1 is required." }
+    end
+    rates[k] = r
+  end
+  if not fields.returns and not fields.timeouts and rates.returns + rates.timeouts > 1 then
+    fields.returns = { "returns + timeouts must not exceed 1." }
+  end
+  local duration = b.duration_ms or 1000
+  if type(duration) ~= "number" or duration < 0 or duration > 3600000 then
+    fields.duration_ms = { "A number of milliseconds from 0 to 3600000 is required." }
+  end
+  if b.seed ~= nil and type(b.seed) ~= "number" then fields.seed = { "A number is required." } end
+  if next(fields) then return util.prolific_error(400, fields) end
+  if st.status ~= "ACTIVE" then
+    return util.prolific_error(400, string.format(
+      "Only an ACTIVE (published) study can be run; this one is %s.", st.status), nil, 140001)
+  end
+  local _, taken = counts(app.state, st)
+  local free = (tonumber(st.total_available_places) or 0) - taken
+  if n > free then
+    return util.prolific_error(400, { participants = { string.format(
+      "The study has %d free places; increase total_available_places first.", math.max(free, 0)) } })
+  end
+  local D = duration / 1000
+  local random = rng(b.seed or 1)
+  local code
+  for _, c in ipairs(st.completion_codes or {}) do
+    if c.code_type == "COMPLETED" and type(c.code) == "string" then code = c.code; break end
+  end
+  if not code then
+    local c = (st.completion_codes or {})[1]
+    code = c and type(c.code) == "string" and c.code or nil
+  end
+  local survey = M.survey_of(st)
+  local ect = (tonumber(st.estimated_completion_time) or 5) * 60
+  local ids = {}
+  for i = 1, n do
+    local arrive = now + D * 0.2 * random()
+    local active_at = arrive + D * 0.1
+    local end_at = active_at + D * (0.3 + 0.4 * random())
+    local u = random()
+    local outcome = "AWAITING REVIEW"
+    if u < rates.returns then outcome = "RETURNED"
+    elseif u < rates.returns + rates.timeouts then outcome = "TIMED-OUT" end
+    local failed = random() < rates.failed_checks
+    local taken_s = math.floor(ect * (0.4 + 1.2 * random()) + 0.5)
+    local sid = data.new_id(app.state)
+    local pid = data.new_id(app.state)
+    app.state.submissions[#app.state.submissions + 1] = {
+      id = sid, study_id = st.id, participant_id = pid, status = "RESERVED",
+      started_at = data.iso_time(arrive), completed_at = nil, study_code = nil,
+      time_taken = nil, reward = st.reward, bonus_payments = {}, return_requested = nil,
+      parent_study_id = nil, attention_check = failed and "failed" or "passed",
+      sim = { arrive = arrive, active_at = active_at, end_at = end_at, outcome = outcome,
+        time_taken = taken_s, failed_check = failed, survey_id = survey, code = code,
+        last = "RESERVED" },
+    }
+    ids[i] = sid
+  end
+  return util.json(200, { created = n, submission_ids = util.array(ids),
+    survey_id = survey or null, duration_ms = duration })
+end
 
 return M

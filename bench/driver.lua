@@ -1,0 +1,255 @@
+-- Runs every benchmark case several times, prints the table and writes docs/benchmarks.md.
+-- Started by bench/run.sh once nginx is up; configuration comes from the environment:
+--   BENCH_DIR      the temporary directory (canned JSON, compiled C programs)
+--   BENCH_URL      nginx's base URL
+--   BENCH_CLIENT   command prefix that pins a client to its CPU (may be empty)
+--   BENCH_REPEATS  runs of each fast case (default 5); Python runs 3 times at most
+--   BENCH_OUT      the report to write (default docs/benchmarks.md)
+--   LUA            the Lua interpreter
+local DIR = assert(os.getenv("BENCH_DIR"), "BENCH_DIR is not set")
+local URL = assert(os.getenv("BENCH_URL"), "BENCH_URL is not set")
+local PIN = os.getenv("BENCH_CLIENT") or ""
+local R = math.tointeger(tonumber(os.getenv("BENCH_REPEATS") or "5")) or 5
+local PY_R = math.min(R, 3)
+local OUT = os.getenv("BENCH_OUT") or "docs/benchmarks.md"
+local LUA = os.getenv("LUA") or "lua5.4"
+local TOKEN = "bench-token"
+local N, C = 5000, 16
+local IDS = DIR .. "/ids.txt"
+local SURVEY = "65f1c0de00000000000000a1"
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local function run(cmd)
+  local h = assert(io.popen(cmd .. " 2>&1", "r"))
+  local out = h:read("a")
+  local ok, _, code = h:close()
+  if not ok then error(("benchmark command failed (%s):\n  %s\n%s"):format(tostring(code), cmd, out), 0) end
+  return out
+end
+
+local function seconds(cmd)
+  local out = run(cmd)
+  local v = tonumber(out:match("([%d.]+)%s*$"))
+  if not v then error("no timing in the output of " .. cmd .. ":\n" .. out, 0) end
+  return v
+end
+
+local function median(t)
+  local s = {}
+  for i, v in ipairs(t) do s[i] = v end
+  table.sort(s)
+  local n = #s
+  if n % 2 == 1 then return s[(n + 1) // 2] end
+  return (s[n // 2] + s[n // 2 + 1]) / 2
+end
+
+local function lua_cmd(script, ...)
+  local parts = { PIN, q(LUA), q("bench/" .. script) }
+  for _, a in ipairs { ... } do parts[#parts + 1] = q(a) end
+  return table.concat(parts, " ")
+end
+
+local function cmd(...)
+  local parts = { PIN }
+  for _, a in ipairs { ... } do parts[#parts + 1] = q(a) end
+  return table.concat(parts, " ")
+end
+
+-- Runs the named entries round-robin (so drift hits them all alike); returns name -> samples.
+local function rounds(entries)
+  local samples = {}
+  for _, e in ipairs(entries) do samples[e.name] = {} end
+  for r = 1, R do
+    for _, e in ipairs(entries) do
+      if r <= (e.repeats or R) then
+        local v = seconds(e.cmd)
+        table.insert(samples[e.name], v)
+        io.stderr:write(("  %-28s run %d: %.4f s\n"):format(e.name, r, v))
+      end
+    end
+  end
+  return samples
+end
+
+local lines = {}
+local function out(s) lines[#lines + 1] = s or "" end
+local function fmt_s(v) return string.format("%.3f", v) end
+local results = {}
+
+-- Environment ---------------------------------------------------------------------------
+local function first_line(c)
+  local ok, s = pcall(run, c)
+  return ok and (s:match("[^\n]*") or "") or "?"
+end
+local cpu = first_line("grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'")
+local ncpu = first_line("nproc")
+local env = {
+  cpu = cpu .. " (" .. ncpu .. " CPUs)",
+  kernel = first_line("uname -sr"),
+  curl = first_line(LUA .. " -e 'print(require(\"cohort.core\").curl_version)'"),
+  lua = first_line(LUA .. " -v"),
+  python = first_line("python3 -c 'import sys, requests; print(sys.version.split()[0], \"requests\", requests.__version__)'"),
+  nginx = first_line("nginx -v 2>&1"),
+  luasocket = first_line(LUA .. " -e 'print(require(\"socket\")._VERSION)'"),
+}
+
+-- 1. Sequential --------------------------------------------------------------------------
+io.stderr:write("1. sequential: " .. N .. " submissions:get over one connection\n")
+local seq = rounds {
+  { name = "raw libcurl easy (C)", cmd = cmd(DIR .. "/raw_easy", URL, IDS, N, TOKEN) },
+  { name = "cohort", cmd = lua_cmd("seq.lua", "cohort", URL, IDS, N, TOKEN) },
+  { name = "LuaSocket http.request", cmd = lua_cmd("seq.lua", "luasocket", URL, IDS, N, TOKEN) },
+  { name = "Python requests.Session", repeats = PY_R,
+    cmd = cmd("python3", "bench/py_bench.py", "seq", URL, IDS, N, TOKEN) },
+}
+
+-- 2. Concurrent --------------------------------------------------------------------------
+io.stderr:write("2. concurrent: " .. N .. " calls, " .. C .. " in flight\n")
+local conc = rounds {
+  { name = "raw libcurl multi (C)", cmd = cmd(DIR .. "/raw_multi", URL, IDS, N, C, TOKEN) },
+  { name = "cohort", cmd = lua_cmd("conc.lua", URL, IDS, N, C, TOKEN) },
+  { name = "Python ThreadPoolExecutor", repeats = PY_R,
+    cmd = cmd("python3", "bench/py_bench.py", "conc", URL, IDS, N, C, TOKEN) },
+}
+
+-- 3. Decode ------------------------------------------------------------------------------
+io.stderr:write("3. decode: a 10,000-submission list\n")
+local LIST = DIR .. "/list_10000.json"
+local dec = rounds {
+  { name = "bare cjson.decode", cmd = lua_cmd("decode.lua", "cjson", LIST, 5) },
+  { name = "cohort.core.decode", cmd = lua_cmd("decode.lua", "core", LIST, 5) },
+  { name = "cohort Page", cmd = lua_cmd("decode.lua", "cohort", LIST, 5) },
+  { name = "cohort Page over HTTP", cmd = lua_cmd("decode.lua", "http", LIST, 5, URL, TOKEN) },
+}
+
+-- 4. Memory ------------------------------------------------------------------------------
+io.stderr:write("4. memory: iterating survey responses (sandbox)\n")
+local mem = {}
+for _, n in ipairs { 10000, 100000 } do
+  local o = run(lua_cmd("memory.lua", DIR .. "/survey_" .. n .. ".json", SURVEY, n))
+  local count, secs, before, after, heap = o:match("(%d+) ([%d.]+) (%d+) (%d+) (%d+)%s*$")
+  assert(count, "memory.lua printed no figures:\n" .. o)
+  mem[#mem + 1] = { n = tonumber(count), secs = tonumber(secs), before = tonumber(before),
+    after = tonumber(after), heap = tonumber(heap) }
+  io.stderr:write(("  %d responses: peak RSS %.1f MiB (%.1f MiB before iterating), %.1f s\n")
+    :format(n, after / 1024, before / 1024, secs))
+end
+
+-- Report ---------------------------------------------------------------------------------
+local function verdict(ok) return ok and "**met**" or "**missed**" end
+
+out("# Benchmarks")
+out()
+out("Generated by `make bench` (bench/run.sh, bench/driver.lua) on " .. os.date("!%Y-%m-%d %H:%M UTC") .. ".")
+out("Medians of " .. R .. " runs (Python: " .. PY_R .. "); every ratio is taken from medians of this one run.")
+out("The server is nginx answering canned Prolific JSON from files on loopback" ..
+  (PIN ~= "" and " (nginx pinned to one CPU, each client to the other)" or "") .. ".")
+out("See bench/README.md for what each case does and how to run one by hand.")
+out()
+out("| | |")
+out("|---|---|")
+out("| CPU | " .. env.cpu .. " |")
+out("| kernel | " .. env.kernel .. " |")
+out("| libcurl | " .. env.curl .. " |")
+out("| Lua | " .. env.lua .. ", " .. env.luasocket .. " |")
+out("| Python | " .. env.python .. " |")
+out("| server | " .. env.nginx:gsub("nginx version: ", "") .. " |")
+out()
+
+local function table_of(title, samples, order, ref, n_calls)
+  out("## " .. title)
+  out()
+  out("| client | median s | calls/s | µs/call | × cohort's time |")
+  out("|---|---:|---:|---:|---:|")
+  local c = median(samples["cohort"])
+  for _, name in ipairs(order) do
+    local m = median(samples[name])
+    out(("| %s | %s | %.0f | %.1f | %.2f |"):format(name, fmt_s(m), n_calls / m, m / n_calls * 1e6, m / c))
+  end
+  out()
+  return c, median(samples[ref])
+end
+
+local c1, raw1 = table_of("1. Sequential: " .. N .. " `submissions:get` over one kept-alive connection",
+  seq, { "raw libcurl easy (C)", "cohort", "LuaSocket http.request", "Python requests.Session" },
+  "raw libcurl easy (C)", N)
+local py1 = median(seq["Python requests.Session"])
+results.seq_raw = c1 / raw1
+results.seq_py = py1 / c1
+out(("cohort / raw libcurl = **%.2f×** (target ≤ 1.15×: %s); Python requests / cohort = **%.1f×** " ..
+  "(target ≥ 8×: %s).")
+  :format(results.seq_raw, verdict(results.seq_raw <= 1.15), results.seq_py, verdict(results.seq_py >= 8)))
+out("LuaSocket's `http.request` sends `Connection: close`, so it opens a connection per call.")
+out()
+
+local c2, raw2 = table_of("2. Concurrent: " .. N .. " calls, " .. C .. " in flight", conc,
+  { "raw libcurl multi (C)", "cohort", "Python ThreadPoolExecutor" }, "raw libcurl multi (C)", N)
+results.conc_raw = c2 / raw2
+out(("cohort (`p:map(ids, get, {concurrency = %d})`) / raw libcurl multi = **%.2f×** (target ≤ 1.1×: %s); " ..
+  "Python (16 threads, a Session each) / cohort = %.1f×.")
+  :format(C, results.conc_raw, verdict(results.conc_raw <= 1.1),
+    median(conc["Python ThreadPoolExecutor"]) / c2))
+out()
+
+out("## 3. Decode: a 10,000-submission list (" .. string.format("%.1f", (io.open(LIST):seek("end")) / 1048576)
+  .. " MiB of JSON) into objects")
+out()
+out("| path | median s | × bare cjson |")
+out("|---|---:|---:|")
+local bare = median(dec["bare cjson.decode"])
+for _, name in ipairs { "bare cjson.decode", "cohort.core.decode", "cohort Page", "cohort Page over HTTP" } do
+  local m = median(dec[name])
+  out(("| %s | %s | %.2f |"):format(name, fmt_s(m), m / bare))
+end
+out()
+results.decode = median(dec["cohort Page"]) / bare
+out(("cohort Page (core.decode + a Submission metatable on every item) / bare cjson = **%.2f×** " ..
+  "(target ≤ 1.3×: %s). `cohort.core.decode` is the private cjson plus the pass that restores " ..
+  "integers; \"over HTTP\" adds the transfer from nginx and is shown for scale only.")
+  :format(results.decode, verdict(results.decode <= 1.3)))
+out()
+
+out("## 4. Memory: iterating survey responses across pages (sandbox, pages of 1,000)")
+out()
+out("| responses | peak RSS | peak RSS before iterating | Lua heap after | seconds |")
+out("|---:|---:|---:|---:|---:|")
+local worst = 0
+for _, m in ipairs(mem) do
+  worst = math.max(worst, m.after)
+  out(("| %d | %.1f MiB | %.1f MiB | %.1f MiB | %.1f |"):format(m.n, m.after / 1024, m.before / 1024,
+    m.heap / 1024, m.secs))
+end
+out()
+local growth = (mem[#mem].after - mem[1].after) / 1024
+results.mem = worst / 1024
+out(("`p.surveys:each_responses(id, {limit = 1000})`, peak RSS of the client process (VmHWM). " ..
+  "Worst peak %.1f MiB (target < 64 MiB: %s); from %d to %d responses the peak grows by %.1f MiB " ..
+  "(%s). The sandbox's time is mostly its own: it rebuilds the whole list for every page.")
+  :format(results.mem, verdict(results.mem < 64), mem[1].n, mem[#mem].n, growth,
+    growth < 4 and "flat" or "**it grows with the count**"))
+out()
+
+out("## Summary")
+out()
+out("| target | result | |")
+out("|---|---:|---|")
+out(("| 1. sequential: cohort ≤ 1.15× raw libcurl easy | %.2f× | %s |"):format(results.seq_raw, verdict(results.seq_raw <= 1.15)))
+out(("| 1. sequential: cohort ≥ 8× faster than Python requests | %.1f× | %s |"):format(results.seq_py, verdict(results.seq_py >= 8)))
+out(("| 2. concurrent: cohort ≤ 1.1× raw libcurl multi | %.2f× | %s |"):format(results.conc_raw, verdict(results.conc_raw <= 1.1)))
+out(("| 3. decode: cohort Page ≤ 1.3× bare cjson | %.2f× | %s |"):format(results.decode, verdict(results.decode <= 1.3)))
+out(("| 4. memory: peak RSS < 64 MiB whatever the count | %.1f MiB | %s |"):format(results.mem, verdict(results.mem < 64)))
+out()
+
+local analysis = io.open("bench/analysis.md", "r")
+if analysis then
+  out(analysis:read("a"))
+  analysis:close()
+end
+
+local text = table.concat(lines, "\n"):gsub("\n+$", "") .. "\n"
+io.write(text)
+local f = assert(io.open(OUT, "w"))
+f:write(text)
+f:close()
+io.stderr:write("wrote " .. OUT .. "\n")

@@ -1,0 +1,132 @@
+/* raw_multi.c — the physical limit for the concurrent case: libcurl's multi interface used
+ * directly. C easy handles kept busy (at most C connections), N GETs of
+ * /api/v1/submissions/<id>/ in all; each finished handle is given the next URL at once.
+ *
+ *   raw_multi BASE_URL IDS_FILE N C TOKEN   ->  prints the seconds the N calls took */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <curl/curl.h>
+
+typedef struct { char *data; size_t len, cap; char url[512]; CURL *e; } slot;
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
+{
+    slot *b = ud;
+    size_t n = size * nmemb;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n) cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (!d) return 0;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return n;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static char **read_ids(const char *path, int *count)
+{
+    FILE *f = fopen(path, "r");
+    char line[128], **ids = NULL;
+    int n = 0, cap = 0;
+    if (!f) { perror(path); exit(2); }
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (!*line) continue;
+        if (n == cap) { cap = cap ? cap * 2 : 1024; ids = realloc(ids, cap * sizeof *ids); }
+        ids[n++] = strdup(line);
+    }
+    fclose(f);
+    *count = n;
+    return ids;
+}
+
+static const char *base;
+static char **ids;
+static int nids;
+
+static void start(CURLM *m, slot *s, int i)
+{
+    snprintf(s->url, sizeof s->url, "%s/api/v1/submissions/%s/", base, ids[i % nids]);
+    curl_easy_setopt(s->e, CURLOPT_URL, s->url);
+    s->len = 0;
+    curl_multi_add_handle(m, s->e);
+}
+
+/* Runs n calls with at most c in flight; returns 0 on success. */
+static int run(CURLM *m, slot *slots, int c, int n)
+{
+    int issued = 0, done = 0, running = 0, i, left;
+    for (i = 0; i < c && issued < n; i++) start(m, &slots[i], issued++);
+    while (done < n) {
+        CURLMsg *msg;
+        curl_multi_perform(m, &running);
+        while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+            slot *s;
+            long status = 0;
+            if (msg->msg != CURLMSG_DONE) continue;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+            curl_easy_getinfo(s->e, CURLINFO_RESPONSE_CODE, &status);
+            if (msg->data.result != CURLE_OK || status != 200 || s->len == 0) {
+                fprintf(stderr, "raw_multi: call failed (%d, status %ld)\n", msg->data.result, status);
+                return 1;
+            }
+            curl_multi_remove_handle(m, s->e);
+            done++;
+            if (issued < n) start(m, s, issued++);
+        }
+        if (done < n) curl_multi_poll(m, NULL, 0, 1000, NULL);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int n, c, i;
+    char auth[256];
+    CURLM *m;
+    slot *slots;
+    struct curl_slist *h = NULL;
+    double t0;
+    if (argc != 6) { fprintf(stderr, "usage: raw_multi BASE IDS N C TOKEN\n"); return 2; }
+    base = argv[1];
+    ids = read_ids(argv[2], &nids);
+    n = atoi(argv[3]);
+    c = atoi(argv[4]);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    m = curl_multi_init();
+    curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)c);
+    snprintf(auth, sizeof auth, "Authorization: Token %s", argv[5]);
+    h = curl_slist_append(h, "Accept: application/json");
+    h = curl_slist_append(h, auth);
+    slots = calloc((size_t)c, sizeof *slots);
+    for (i = 0; i < c; i++) {
+        CURL *e = curl_easy_init();
+        slots[i].e = e;
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(e, CURLOPT_USERAGENT, "raw_multi libcurl");
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, &slots[i]);
+        curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)&slots[i]);
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    }
+    if (run(m, slots, c, c)) return 1; /* warm-up: open the c connections */
+    t0 = now();
+    if (run(m, slots, c, n)) return 1;
+    printf("%.6f\n", now() - t0);
+    for (i = 0; i < c; i++) curl_easy_cleanup(slots[i].e);
+    curl_multi_cleanup(m);
+    curl_slist_free_all(h);
+    return 0;
+}
