@@ -53,6 +53,19 @@ static int core_monotime(lua_State *L)
     return 1;
 }
 
+/* core.sleep(seconds): block the calling thread (used outside tasks only) */
+static int core_sleep(lua_State *L)
+{
+    lua_Number s = luaL_checknumber(L, 1);
+    struct timespec ts;
+    if (!(s > 0)) return 0;
+    if (s > 86400) s = 86400;
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (lua_Number)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0) {}
+    return 0;
+}
+
 /* core.decode(text) -> value: the private cjson decode, with integers restored.
  * Raises on malformed JSON, as cjson does. */
 static int core_decode(lua_State *L)
@@ -108,6 +121,8 @@ int luaopen_cohort_core(lua_State *L)
     lua_setfield(L, -2, "base64");
     lua_pushcfunction(L, hmac_lequal);
     lua_setfield(L, -2, "equal");
+    lua_pushcfunction(L, core_sleep);
+    lua_setfield(L, -2, "sleep");
     lua_pushcfunction(L, core_monotime);
     lua_setfield(L, -2, "monotime");
     lua_pushcfunction(L, errors_lretry_after);

@@ -240,7 +240,7 @@ static int session_submit(lua_State *L)
     const char *method, *body = NULL, *url;
     size_t body_len = 0;
     long timeout_ms;
-    int headers_idx, has_ctype = 0, ok = 1, attempts, idempotent;
+    int headers_idx, has_ctype = 0, has_accept = 0, ok = 1, attempts, idempotent;
     request *r;
     CURL *e;
 
@@ -274,6 +274,7 @@ static int session_submit(lua_State *L)
             if (strpbrk(k, "\r\n: ") || strpbrk(v, "\r\n"))
                 luaL_error(L, "cohort.core: header '%s' has a forbidden character", k);
             if (strcasecmp(k, "content-type") == 0) has_ctype = 1;
+            if (strcasecmp(k, "accept") == 0) has_accept = 1;
             if (strcasecmp(k, "authorization") == 0 || strcasecmp(k, "api-key") == 0)
                 luaL_error(L, "cohort.core: credentials go in the session, not in headers");
             lua_pop(L, 1);
@@ -341,7 +342,8 @@ static int session_submit(lua_State *L)
                 curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body ? body : "");
             }
         }
-        ok = request_add_header(r, "Accept: application/json") && request_add_header(r, "Expect:");
+        ok = (has_accept || request_add_header(r, "Accept: application/json")) &&
+             request_add_header(r, "Expect:");
         if (ok && body && !has_ctype)
             ok = request_add_header(r, "Content-Type: application/json");
         if (ok && s->auth == AUTH_TOKEN) {

@@ -30,6 +30,8 @@ local waiting = {}      -- session -> { [request id] = task }
 local sessions = {}     -- session -> true while it has requests in flight for tasks
 local ready = {}        -- tasks to resume at the next poll (yielded for a frame, or woken)
 local running_count = 0
+local timers = {}       -- tasks asleep: { task = , due = monotonic seconds }
+local core = require "cohort.core"
 
 --- The task running now, if any.
 -- @treturn[opt] Task
@@ -129,6 +131,13 @@ local function dispatch(session, results)
 end
 
 local function run_ready()
+  if #timers > 0 then
+    local now, keep = core.monotime(), {}
+    for _, t in ipairs(timers) do
+      if t.due <= now then ready[#ready + 1] = t.task else keep[#keep + 1] = t end
+    end
+    timers = keep
+  end
   local batch = ready
   ready = {}
   for _, task in ipairs(batch) do
@@ -149,6 +158,15 @@ end
 -- Wait at most `ms` for something to happen, then dispatch.
 local function step_blocking(ms)
   run_ready()
+  if #timers > 0 then -- wake no later than the first sleeper is due
+    local first = math.huge
+    for _, t in ipairs(timers) do first = math.min(first, t.due) end
+    ms = math.max(0, math.min(ms, math.ceil((first - core.monotime()) * 1000)))
+    if next(sessions) == nil then
+      if ms > 0 then core.sleep(ms / 1000) end
+      return run_ready()
+    end
+  end
   local list = {}
   for session in pairs(sessions) do list[#list + 1] = session end
   if #list == 1 then
@@ -172,7 +190,7 @@ function M.wait(task)
       task.waiters[#task.waiters + 1] = me
       coroutine.yield(WAIT)
     else
-      if next(sessions) == nil and #ready == 0 then
+      if next(sessions) == nil and #ready == 0 and #timers == 0 then
         error("cohort: wait(task): the task is stuck (it waits for nothing cohort runs)", 2)
       end
       step_blocking(50)
@@ -183,6 +201,22 @@ function M.wait(task)
     return nil, task.error
   end
   return table.unpack(task.results, 1, task.results.n)
+end
+
+--- Sleep for `seconds`: inside a task, yield and be resumed by a `poll()` once the time has
+-- passed (the frame loop goes on); outside, block.
+-- @tparam number seconds
+function M.sleep(seconds)
+  if type(seconds) ~= "number" or seconds ~= seconds then
+    error("cohort: sleep(seconds): seconds must be a number", 2)
+  end
+  local task = M.current()
+  if task == nil then
+    if seconds > 0 then core.sleep(seconds) end
+    return
+  end
+  timers[#timers + 1] = { task = task, due = core.monotime() + math.max(0, seconds) }
+  coroutine.yield(WAIT)
 end
 
 --- Run `fn(item, i)` for every item with at most `concurrency` at a time, in tasks.

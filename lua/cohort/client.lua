@@ -99,7 +99,8 @@ end
 --- Send one request description and return the decoded JSON.
 -- @tparam table req `method`, `path`, `ids`, `query`, `body` (table → JSON, or string),
 --   `headers`, `url` (absolute, same origin), `timeout`, `retries` (attempts in all),
---   `idempotent` (safe to repeat: GET, HEAD, PUT, DELETE are by default)
+--   `idempotent` (safe to repeat: GET, HEAD, PUT, DELETE are by default), `raw` (return the
+--   body text undecoded, e.g. CSV)
 -- @treturn[1] value decoded JSON (`true` for an empty answer)
 -- @treturn[1] table the raw result (`status`, `headers`, `url`)
 -- @return[2] nil
@@ -113,6 +114,7 @@ function Client:send(req)
     retries = req.retries, idempotent = req.idempotent,
   })
   if result.err then return nil, Error.new(result.err) end
+  if req.raw then return result.body, result end
   local value, err = self:decode(result)
   if value == nil then return nil, err end
   return value, result
@@ -144,6 +146,11 @@ end
 -- @treturn table errors by index (`count` = how many failed)
 function Client:map(items, fn, opts)
   return async.map(items, fn, opts)
+end
+
+--- Sleep `seconds` without blocking other tasks (inside a task it yields; outside it blocks).
+function Client:sleep(seconds)
+  return async.sleep(seconds)
 end
 
 --- Callback form for hosts with their own event loop: send `req` (as for `send`) and call

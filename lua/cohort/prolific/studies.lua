@@ -340,13 +340,12 @@ function M.resource_methods.export(res, id, opts)
   local label = "prolific.studies:export()"
   local resource = require "cohort.resource"
   local req = resource.build(client, M.operations.ExportStudy, label, id, opts)
-  local result = client._session:request { method = req.method, base = client.base_url,
-    path = req.path, ids = req.ids, query = req.query,
-    headers = { Accept = "text/csv, application/json" } }
-  if result.err then return nil, Error.new(result.err) end
+  req.headers, req.raw = { Accept = "text/csv, application/json" }, true
+  local body, result = client:send(req)
+  if body == nil then return nil, result end
   local ctype = (result.headers or {})["content-type"] or ""
   if ctype:find("json", 1, true) then return client:decode(result) end
-  return result.body or ""
+  return body
 end
 
 -- ------------------------------------------------------------------ the Study class

@@ -266,14 +266,12 @@ end
 -- ------------------------------------------------------------------ waiting
 
 local function clock()
-  if core.monotime then return core.monotime() end
-  return os.time()
+  return core.monotime()
 end
 
+-- Inside a task this yields to the frame loop; outside it blocks.
 local function sleep(client, seconds)
-  if type(client.sleep) == "function" then return client:sleep(seconds) end
-  if type(core.sleep) == "function" then return core.sleep(seconds) end
-  os.execute(("sleep %.3f"):format(seconds))
+  return client:sleep(seconds)
 end
 
 --- Statuses a submission never leaves (by itself).
