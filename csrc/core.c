@@ -9,17 +9,21 @@
 
 static int core_curl_ready = 0;
 
-/* Debian's lua-cjson 2.1.0 decodes every number as a float: give integral values back their
- * integer subtype (within 2^53), in place, so `reward` is 150 and prints as 150, not 150.0. */
+/* Two fixes to what lua-cjson gives, done in one pass, in place:
+ * - Debian's lua-cjson 2.1.0 decodes every number as a float: integral values (within 2^53) get
+ *   back their integer subtype, so `reward` is 150 and prints as 150, not 150.0;
+ * - a JSON null in an object (cjson.null, a light userdata) becomes an absent field, so
+ *   `if sub.completed_at then` works as a Lua programmer expects. Nulls inside arrays stay
+ *   cjson.null, so arrays keep their length. */
 void json_integerize(lua_State *L, int idx, int depth)
 {
-#if LUA_VERSION_NUM >= 503
     idx = lua_absindex(L, idx);
     if (depth > 64) return;
     luaL_checkstack(L, 4, NULL);
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
         int t = lua_type(L, -1);
+#if LUA_VERSION_NUM >= 503
         if (t == LUA_TNUMBER && !lua_isinteger(L, -1)) {
             lua_Number v = lua_tonumber(L, -1);
             if (v == (lua_Number)(long long)v && v > -9007199254740992.0 &&
@@ -28,14 +32,18 @@ void json_integerize(lua_State *L, int idx, int depth)
                 lua_pushinteger(L, (lua_Integer)v);
                 lua_rawset(L, idx);
             }
-        } else if (t == LUA_TTABLE) {
+        } else
+#endif
+        if (t == LUA_TTABLE) {
             json_integerize(L, -1, depth + 1);
+        } else if (t == LUA_TLIGHTUSERDATA && lua_touserdata(L, -1) == NULL &&
+                   lua_type(L, -2) == LUA_TSTRING) {
+            lua_pushvalue(L, -2);
+            lua_pushnil(L);
+            lua_rawset(L, idx); /* clearing a field during traversal is allowed */
         }
         lua_pop(L, 1);
     }
-#else
-    (void)L, (void)idx, (void)depth;
-#endif
 }
 
 /* Seconds on a monotonic clock. */

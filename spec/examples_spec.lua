@@ -37,6 +37,21 @@ describe("examples", function()
     assert.is_true(tonumber(frames) >= 10, out) -- frames went on during the 300 ms waits
   end)
 
+  it("study_workflow.lua runs a whole study in the sandbox", function()
+    local out, code = run("examples/study_workflow.lua", "--sandbox")
+    assert.are.equal(0, code, out)
+    local n, approved, rejected, bonuses = out:match(
+      "(%d+) submissions: (%d+) approved, (%d+) rejected, (%d+) bonuses of £0%.50")
+    assert.are.equal("20", n, out)
+    assert.is_true(tonumber(approved) > 0 and tonumber(rejected) > 0, out)
+    assert.are.equal(math.max(1, math.ceil(tonumber(approved) / 10)), tonumber(bonuses))
+    local approved_rows = select(2, out:gsub("APPROVED%s+%d+s%s+passed%s+approve", ""))
+    local rejected_rows = select(2, out:gsub("REJECTED%s+%d+s%s+failed%s+reject", ""))
+    assert.are.equal(tonumber(approved), approved_rows, out)
+    assert.are.equal(tonumber(rejected), rejected_rows, out)
+    assert.truthy(out:find("BonusBatch", 1, true))
+  end)
+
   it("every example in examples/ is run by a spec", function()
     local listed = {}
     for line in io.lines("spec/examples_spec.lua") do
