@@ -13,6 +13,7 @@ local R = math.tointeger(tonumber(os.getenv("BENCH_REPEATS") or "5")) or 5
 local PY_R = math.min(R, 3)
 local OUT = os.getenv("BENCH_OUT") or "docs/benchmarks.md"
 local LUA = os.getenv("LUA") or "lua5.4"
+local PYTHON = os.getenv("PYTHON") or "python3"
 local TOKEN = "bench-token"
 local N, C = 5000, 16
 local IDS = DIR .. "/ids.txt"
@@ -84,12 +85,19 @@ local function first_line(c)
 end
 local cpu = first_line("grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'")
 local ncpu = first_line("nproc")
+local function loadavg()
+  local f = io.open("/proc/loadavg")
+  local s = f and f:read("l") or ""
+  if f then f:close() end
+  return s:match("^(%S+)") or "?"
+end
+local load_start = loadavg()
 local env = {
   cpu = cpu .. " (" .. ncpu .. " CPUs)",
   kernel = first_line("uname -sr"),
   curl = first_line(LUA .. " -e 'print(require(\"cohort.core\").curl_version)'"),
   lua = first_line(LUA .. " -v"),
-  python = first_line("python3 -c 'import sys, requests; print(sys.version.split()[0], \"requests\", requests.__version__)'"),
+  python = first_line(q(PYTHON) .. " -c 'import sys, requests; print(sys.version.split()[0], \"requests\", requests.__version__)'"),
   nginx = first_line("nginx -v 2>&1"),
   luasocket = first_line(LUA .. " -e 'print(require(\"socket\")._VERSION)'"),
 }
@@ -101,7 +109,7 @@ local seq = rounds {
   { name = "cohort", cmd = lua_cmd("seq.lua", "cohort", URL, IDS, N, TOKEN) },
   { name = "LuaSocket http.request", cmd = lua_cmd("seq.lua", "luasocket", URL, IDS, N, TOKEN) },
   { name = "Python requests.Session", repeats = PY_R,
-    cmd = cmd("python3", "bench/py_bench.py", "seq", URL, IDS, N, TOKEN) },
+    cmd = cmd(PYTHON, "bench/py_bench.py", "seq", URL, IDS, N, TOKEN) },
 }
 
 -- 2. Concurrent --------------------------------------------------------------------------
@@ -110,7 +118,7 @@ local conc = rounds {
   { name = "raw libcurl multi (C)", cmd = cmd(DIR .. "/raw_multi", URL, IDS, N, C, TOKEN) },
   { name = "cohort", cmd = lua_cmd("conc.lua", URL, IDS, N, C, TOKEN) },
   { name = "Python ThreadPoolExecutor", repeats = PY_R,
-    cmd = cmd("python3", "bench/py_bench.py", "conc", URL, IDS, N, C, TOKEN) },
+    cmd = cmd(PYTHON, "bench/py_bench.py", "conc", URL, IDS, N, C, TOKEN) },
 }
 
 -- 3. Decode ------------------------------------------------------------------------------
@@ -155,6 +163,14 @@ out("| libcurl | " .. env.curl .. " |")
 out("| Lua | " .. env.lua .. ", " .. env.luasocket .. " |")
 out("| Python | " .. env.python .. " |")
 out("| server | " .. env.nginx:gsub("nginx version: ", "") .. " |")
+local load_end = loadavg()
+out("| load average (1 min) at start / end (the run itself adds about 1.5) | " .. load_start .. " / " .. load_end .. " |")
+out()
+if (tonumber(load_start) or 0) > 1.0 then
+  out("**Other work was running on the machine during this run: the figures below are noisy " ..
+    "(the sequential case, bound by round-trip latency, suffers most). Run `make bench` again " ..
+    "on a quiet machine.**")
+end
 out()
 
 local function table_of(title, samples, order, ref, n_calls)
@@ -223,11 +239,20 @@ end
 out()
 local growth = (mem[#mem].after - mem[1].after) / 1024
 results.mem = worst / 1024
+local per_k = growth * 1024 / ((mem[#mem].n - mem[1].n) / 1000) -- KiB per 1,000 responses
+results.mem_flat = growth < 4
+local crossing = ""
+if not results.mem_flat then
+  crossing = (" — about %.0f KiB more per 1,000 responses, so 64 MiB is passed near %d responses")
+    :format(per_k, math.floor(mem[#mem].n + (64 * 1024 - mem[#mem].after) / per_k * 1000))
+end
 out(("`p.surveys:each_responses(id, {limit = 1000})`, peak RSS of the client process (VmHWM). " ..
-  "Worst peak %.1f MiB (target < 64 MiB: %s); from %d to %d responses the peak grows by %.1f MiB " ..
-  "(%s). The sandbox's time is mostly its own: it rebuilds the whole list for every page.")
-  :format(results.mem, verdict(results.mem < 64), mem[1].n, mem[#mem].n, growth,
-    growth < 4 and "flat" or "**it grows with the count**"))
+  "Worst peak %.1f MiB; from %d to %d responses the peak grows by %.1f MiB (%s%s). " ..
+  "Target (< 64 MiB whatever the count): %s. The sandbox's time is mostly its own: it rebuilds " ..
+  "the whole list for every page.")
+  :format(results.mem, mem[1].n, mem[#mem].n, growth,
+    results.mem_flat and "flat" or "**it grows with the count**", crossing,
+    verdict(results.mem < 64 and results.mem_flat)))
 out()
 
 out("## Summary")
@@ -238,7 +263,8 @@ out(("| 1. sequential: cohort ≤ 1.15× raw libcurl easy | %.2f× | %s |"):form
 out(("| 1. sequential: cohort ≥ 8× faster than Python requests | %.1f× | %s |"):format(results.seq_py, verdict(results.seq_py >= 8)))
 out(("| 2. concurrent: cohort ≤ 1.1× raw libcurl multi | %.2f× | %s |"):format(results.conc_raw, verdict(results.conc_raw <= 1.1)))
 out(("| 3. decode: cohort Page ≤ 1.3× bare cjson | %.2f× | %s |"):format(results.decode, verdict(results.decode <= 1.3)))
-out(("| 4. memory: peak RSS < 64 MiB whatever the count | %.1f MiB | %s |"):format(results.mem, verdict(results.mem < 64)))
+out(("| 4. memory: peak RSS < 64 MiB whatever the count | %.1f MiB at %d, %s | %s |"):format(results.mem,
+  mem[#mem].n, results.mem_flat and "flat" or "growing", verdict(results.mem < 64 and results.mem_flat)))
 out()
 
 local analysis = io.open("bench/analysis.md", "r")

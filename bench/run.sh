@@ -13,6 +13,11 @@ set -eu
 cd "$(dirname "$0")/.."
 LUA=${LUA:-lua5.4}
 export LUA
+# Debian's Python, the one python3-requests installs into (a pyenv or venv python3 may come first).
+if [ -z "${PYTHON:-}" ]; then
+  if [ -x /usr/bin/python3 ]; then PYTHON=/usr/bin/python3; else PYTHON=python3; fi
+fi
+export PYTHON
 
 sh tools/deps.sh nginx-light python3-requests lua-socket lua-cjson
 

@@ -3,7 +3,9 @@
  * The module holds a private lua-cjson instance (cjson.new()), so cohort never changes the
  * settings of the cjson a user has loaded; its decode function is an upvalue of every function
  * that turns error bodies into error tables. */
+#include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 #include <curl/curl.h>
 #include "core.h"
 
@@ -74,6 +76,26 @@ static int core_sleep(lua_State *L)
     return 0;
 }
 
+/* core.fsync(file): flush a Lua file handle and sync it to disk (the journal's durability) */
+static int core_fsync(lua_State *L)
+{
+#if LUA_VERSION_NUM >= 502
+    luaL_Stream *st = (luaL_Stream *)luaL_checkudata(L, 1, LUA_FILEHANDLE);
+    FILE *f = st->closef ? st->f : NULL;
+#else
+    FILE **pf = (FILE **)luaL_checkudata(L, 1, LUA_FILEHANDLE);
+    FILE *f = *pf;
+#endif
+    if (f == NULL) return luaL_error(L, "cohort.core: fsync of a closed file");
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, "fsync failed");
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* core.decode(text) -> value: the private cjson decode, with integers restored.
  * Raises on malformed JSON, as cjson does. */
 static int core_decode(lua_State *L)
@@ -129,6 +151,8 @@ int luaopen_cohort_core(lua_State *L)
     lua_setfield(L, -2, "base64");
     lua_pushcfunction(L, hmac_lequal);
     lua_setfield(L, -2, "equal");
+    lua_pushcfunction(L, core_fsync);
+    lua_setfield(L, -2, "fsync");
     lua_pushcfunction(L, core_sleep);
     lua_setfield(L, -2, "sleep");
     lua_pushcfunction(L, core_monotime);

@@ -165,7 +165,7 @@ static int session_new(lua_State *L)
     if (!(max >= 1) || max > 1e15) luaL_error(L, "cohort.core: max_size must be a positive number");
     lua_getfield(L, 1, "retries");
     retries = lua_isnil(L, -1) ? 1 : lua_tointeger(L, -1);
-    if (!lua_isnil(L, -1) && (!lua_isinteger(L, -1) || retries < 1 || retries > 100))
+    if (!lua_isnil(L, -1) && (!COHORT_ISINT(L, -1) || retries < 1 || retries > 100))
         luaL_error(L, "cohort.core: retries (attempts in all) must be an integer from 1 to 100");
     lua_pop(L, 1);
     rbase = session_ms(L, 1, "retry_base", 250) / 1000.0;
@@ -283,7 +283,7 @@ static int session_submit(lua_State *L)
     timeout_ms = session_ms(L, 2, "timeout", s->timeout_ms);
     lua_getfield(L, 2, "retries");
     attempts = lua_isnil(L, -1) ? s->max_attempts : (int)lua_tointeger(L, -1);
-    if (!lua_isnil(L, -1) && (!lua_isinteger(L, -1) || attempts < 1 || attempts > 100))
+    if (!lua_isnil(L, -1) && (!COHORT_ISINT(L, -1) || attempts < 1 || attempts > 100))
         luaL_error(L, "cohort.core: request.retries must be an integer from 1 to 100");
     lua_pop(L, 1);
     /* safe to repeat: GET, HEAD, PUT, DELETE, OPTIONS by default; others when told so */

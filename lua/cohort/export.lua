@@ -220,8 +220,10 @@ local function check_options(label, format, opts)
             local ok = false
             for _, a in ipairs(allowed) do if a == v then ok = true end end
             if not ok then
+              local names = {}
+              for i, a in ipairs(allowed) do names[i] = tostring(a) end
               util.misuse(label, "option '%s' must be one of %s (got %s)", tostring(k),
-                table.concat(allowed, ", "), tostring(v))
+                table.concat(names, ", "), tostring(v))
             end
           end
         end

@@ -79,6 +79,7 @@ end
 --- A value written inline (nested tables as `{k = v, ...}` / `[a, b]`), up to `depth` levels.
 -- @param v any value
 -- @tparam[opt=3] integer depth
+-- @tparam[opt] table seen tables being written (internal, to cut cycles)
 -- @treturn string
 function M.inline(v, depth, seen)
   depth = depth or 3

@@ -118,6 +118,9 @@ function M.new(opts)
   return self
 end
 
+--- A progress bar (made by `new`); every method is a no-op drawing nothing when disabled.
+-- @type Bar
+
 function Bar:__tostring()
   return ("Progress %s %d%s"):format(self.label, self.count,
     self.total and ("/" .. math.floor(self.total)) or "")

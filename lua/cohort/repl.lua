@@ -290,6 +290,57 @@ end
 
 -- ------------------------------------------------------------------ the loop
 
+--- The banner: version, and what `p` and `q` are.
+-- @tparam table notes lines from `clients()`
+-- @treturn string
+function M.banner(notes)
+  local core = require "cohort.core"
+  local lines = { ("cohort %s — Lua 5.4 prompt. help() for help, Ctrl-D to leave."):format(core.version) }
+  for _, n in ipairs(notes or {}) do lines[#lines + 1] = n end
+  return table.concat(lines, "\n")
+end
+
+-- Terminal width from `stty size` (stdin is the terminal), else $COLUMNS, else 100.
+local function terminal_width()
+  local h = io.popen("stty size 2>/dev/null", "r")
+  local s = h and h:read("a") or ""
+  if h then h:close() end
+  local cols = tonumber(s:match("%d+%s+(%d+)"))
+  if not cols then cols = tonumber(os.getenv("COLUMNS") or "") end
+  if cols and cols >= 40 then return math.tointeger(cols) end
+  return 100
+end
+
+--- Run the prompt on stdin/stdout until end of input.
+-- @tparam[opt] table opts `input` (a file, default `io.stdin`), `output` (default `io.stdout`),
+--   `getenv` (default `os.getenv`)
+-- @treturn integer exit status (0)
+function M.run(opts)
+  opts = opts or {}
+  local input = opts.input or io.stdin
+  local output = opts.output or io.stdout
+  local made = M.clients(opts.getenv)
+  local session = M.new {
+    width = terminal_width(),
+    write = function(s) output:write(s) output:flush() end,
+    env = { p = made.p, q = made.q },
+  }
+  output:write(M.banner(made.notes), "\n")
+  while true do
+    output:write(session:prompt())
+    output:flush()
+    local line = input:read("l")
+    if line == nil then
+      output:write("\n")
+      break
+    end
+    session:feed(line)
+  end
+  if made.p then made.p:close() end
+  if made.q and made.q.close then made.q:close() end
+  return 0
+end
+
 local Session = {}
 Session.__index = Session
 M.Session = Session
@@ -336,6 +387,9 @@ function M.new(opts)
   self.env = env
   return self
 end
+
+--- A prompt session (made by `new`): `feed` lines to it.
+-- @type Session
 
 --- The prompt to show before the next line: `"> "`, or `">> "` inside an unfinished chunk.
 -- @treturn string
@@ -386,57 +440,6 @@ function Session:feed(line)
     self:show(table.unpack(results, 2, results.n))
   end
   return "done"
-end
-
---- The banner: version, and what `p` and `q` are.
--- @tparam table notes lines from `clients()`
--- @treturn string
-function M.banner(notes)
-  local core = require "cohort.core"
-  local lines = { ("cohort %s — Lua 5.4 prompt. help() for help, Ctrl-D to leave."):format(core.version) }
-  for _, n in ipairs(notes or {}) do lines[#lines + 1] = n end
-  return table.concat(lines, "\n")
-end
-
--- Terminal width from `stty size` (stdin is the terminal), else $COLUMNS, else 100.
-local function terminal_width()
-  local h = io.popen("stty size 2>/dev/null", "r")
-  local s = h and h:read("a") or ""
-  if h then h:close() end
-  local cols = tonumber(s:match("%d+%s+(%d+)"))
-  if not cols then cols = tonumber(os.getenv("COLUMNS") or "") end
-  if cols and cols >= 40 then return math.tointeger(cols) end
-  return 100
-end
-
---- Run the prompt on stdin/stdout until end of input.
--- @tparam[opt] table opts `input` (a file, default `io.stdin`), `output` (default `io.stdout`),
---   `getenv` (default `os.getenv`)
--- @treturn integer exit status (0)
-function M.run(opts)
-  opts = opts or {}
-  local input = opts.input or io.stdin
-  local output = opts.output or io.stdout
-  local made = M.clients(opts.getenv)
-  local session = M.new {
-    width = terminal_width(),
-    write = function(s) output:write(s) output:flush() end,
-    env = { p = made.p, q = made.q },
-  }
-  output:write(M.banner(made.notes), "\n")
-  while true do
-    output:write(session:prompt())
-    output:flush()
-    local line = input:read("l")
-    if line == nil then
-      output:write("\n")
-      break
-    end
-    session:feed(line)
-  end
-  if made.p then made.p:close() end
-  if made.q and made.q.close then made.q:close() end
-  return 0
 end
 
 return M

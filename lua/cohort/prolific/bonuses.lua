@@ -107,6 +107,148 @@ function M.resource_methods.setup(res, args)
   return res:create { study_id = study, csv_bonuses = M.csv(label, args.bonuses) }
 end
 
+-- Minor units of a major-unit amount (2 decimals at most, checked by M.csv).
+local function minor(amount)
+  return math.floor(amount * 100 + 0.5)
+end
+
+-- The id a bonus row names, and "id:amount in minor units", the unit of bookkeeping.
+local function row_id(row)
+  local id = row.participant or row.submission or row.id or row[1]
+  if type(id) == "table" then id = id.id end
+  return id
+end
+local function row_key(row)
+  return row_id(row) .. ":" .. minor(row.amount or row[2])
+end
+
+-- Did an interrupted payment of `chunk` happen? Looks for each row's amount among the bonus
+-- payments of its submission, beyond those this journal already knows it paid.
+local function verify_paid(client, study, chunk, known)
+  local by_participant
+  local paid_rows = 0
+  for _, row in ipairs(chunk) do
+    local id = row_id(row)
+    local amount = minor(row.amount or row[2])
+    local sub, err = client.submissions:get(id)
+    if sub == nil and err.status == 404 then -- a participant id: find its submission
+      if by_participant == nil then
+        by_participant = {}
+        local all, lerr = client.submissions:all { study = study }
+        if not all then return nil, lerr end
+        for _, s in ipairs(all) do by_participant[s.participant_id or s.participant] = s.id end
+      end
+      local sid = by_participant[id]
+      if sid then sub, err = client.submissions:get(sid) end
+    end
+    if sub == nil then return nil, err end
+    local count = 0
+    for _, b in ipairs(sub.bonus_payments or {}) do
+      if math.floor(b + 0.5) == amount then count = count + 1 end
+    end
+    if count > (known[row_key(row)] or 0) then paid_rows = paid_rows + 1 end
+  end
+  return paid_rows > 0, paid_rows
+end
+
+--- Pay bonuses to many participants, in batches of at most 200 set up and paid one after the
+-- other (Prolific's advice for money operations), optionally through a journal.
+--
+--     local run = assert(p.bonuses:pay_all{ study = study.id, journal = "bonuses.jsonl",
+--       bonuses = { {sub1.id, 0.50}, {participant = pid, amount = 1.25} } })   -- MAJOR units
+--     print(run.paid, run.skipped, run.verified)
+--
+-- With `journal`, running the same call again after a crash completes what is left: a batch
+-- whose payment is recorded is skipped; a batch whose payment was sent but not answered is
+-- checked against the submissions' `bonus_payments` (a payment that shows there is not made
+-- again — if a participant already had a bonus of the same amount before this journal began,
+-- an interrupted payment to them is counted as made, never doubled); the rest are paid.
+-- Every row is checked before anything is sent.
+-- @tparam table args `study` (id or Study), `bonuses` (rows as for `setup`, any number),
+--   `journal` (file path, optional), `batch_size` (at most 200, the default)
+-- @treturn[1] table `{paid = rows, skipped = rows, verified = rows, batches = {BonusBatch id…}}`
+-- @return[2] nil
+-- @treturn[2] cohort.Error (what was done before it stays done and journaled)
+function M.resource_methods.pay_all(res, args)
+  local label = "prolific.bonuses:pay_all()"
+  local journal = require "cohort.journal"
+  if type(args) ~= "table" then util.misuse(label, "expected a table {study =, bonuses =}") end
+  util.check_keys(label, args, { study = true, bonuses = true, journal = true, batch_size = true })
+  local study = type(args.study) == "table" and args.study.id or args.study
+  util.check_id(label, "study", study)
+  local size = args.batch_size or M.MAX_ROWS
+  if math.type(size) ~= "integer" or size < 1 or size > M.MAX_ROWS then
+    util.misuse(label, "batch_size must be an integer from 1 to %d", M.MAX_ROWS)
+  end
+  local rows = args.bonuses
+  if type(rows) ~= "table" or #rows == 0 then
+    util.misuse(label, "bonuses must be a non-empty array of {id, amount in major units}")
+  end
+  local chunks = {}
+  for i = 1, #rows, size do
+    local chunk = {}
+    for k = i, math.min(i + size - 1, #rows) do chunk[#chunk + 1] = rows[k] end
+    chunks[#chunks + 1] = { rows = chunk, csv = M.csv(label, chunk) } -- checks every row now
+  end
+  local client = res._client
+  local j = journal.from_opts(label, args)
+  local run = { paid = 0, skipped = 0, verified = 0, batches = {} }
+  local known = {} -- submission:amount -> payments this run knows were made
+  local function fail(err)
+    if j then j:close() end
+    return nil, err
+  end
+  for bi, chunk in ipairs(chunks) do
+    local key = ("bonus:%s:%d:%s"):format(study, bi, journal.digest(chunk.csv))
+    local done = j and j:outcome(key, "pay")
+    if done and done.ok then
+      run.skipped = run.skipped + #chunk.rows
+      for _, row in ipairs(chunk.rows) do -- remember them for later verifications
+        known[row_key(row)] = (known[row_key(row)] or 0) + 1
+      end
+    else
+      local settled = false
+      if j and j:uncertain(key, "pay") then
+        local paid, n = verify_paid(client, study, chunk.rows, known)
+        if paid == nil then return fail(n) end
+        if paid then
+          j:finish(key, "pay", { ok = true, verified = n })
+          run.verified = run.verified + #chunk.rows
+          for _, row in ipairs(chunk.rows) do known[row_key(row)] = (known[row_key(row)] or 0) + 1 end
+          settled = true
+        end
+      end
+      if not settled then
+        local setup = j and j:outcome(key, "setup")
+        local batch_id = setup and setup.ok and setup.batch_id
+        if not batch_id then
+          if j then j:begin(key, "setup", { study = study, rows = #chunk.rows }) end
+          local batch, err = res:setup { study = study, bonuses = chunk.rows }
+          if not batch then
+            if j and journal.definite(err) then j:finish(key, "setup", { ok = false, error = tostring(err) }) end
+            return fail(err)
+          end
+          batch_id = batch.id
+          if j then j:finish(key, "setup", { ok = true, batch_id = batch_id }) end
+        end
+        if j then j:begin(key, "pay", { batch_id = batch_id }) end
+        local ok, err = client.bonuses:pay(batch_id)
+        if ok == nil then
+          -- a definite refusal is recorded; anything else stays uncertain for the next run
+          if j and journal.definite(err) then j:finish(key, "pay", { ok = false, error = tostring(err) }) end
+          return fail(err)
+        end
+        if j then j:finish(key, "pay", { ok = true, batch_id = batch_id }) end
+        run.paid = run.paid + #chunk.rows
+        run.batches[#run.batches + 1] = batch_id
+        for _, row in ipairs(chunk.rows) do known[row_key(row)] = (known[row_key(row)] or 0) + 1 end
+      end
+    end
+  end
+  if j then j:close() end
+  return run
+end
+
 --- Methods of a BonusBatch.
 M.methods = {}
 

@@ -388,6 +388,132 @@ function M.tostring(sub)
     tostring(sub.status), util.short_id(sub.participant or sub.participant_id))
 end
 
+-- ------------------------------------------------------------------ journaled bulk work
+
+--- Approve many submissions: batches of at most 1,000 through the bulk-approve endpoint, one
+-- batch after the other, optionally through a journal (see `cohort.journal`).
+--
+--     assert(p.submissions:approve_all{ ids = passed, journal = "review.jsonl" })
+--
+-- With `journal`, a re-run skips batches whose approval is recorded and, for a batch sent but
+-- not answered, sends only the submissions that are not APPROVED yet.
+-- @tparam table args `ids` (submission ids or Submission objects), `study` (optional),
+--   `journal` (file path, optional), `batch_size` (at most 1000, the default)
+-- @treturn[1] table `{approved = n, skipped = n}`
+-- @return[2] nil
+-- @treturn[2] cohort.Error
+function M.resource_methods.approve_all(res, args)
+  local label = "prolific.submissions:approve_all()"
+  local journal = require "cohort.journal"
+  if type(args) ~= "table" then util.misuse(label, "expected a table {ids = ...}") end
+  util.check_keys(label, args, { ids = true, study = true, journal = true, batch_size = true })
+  local size = args.batch_size or M.MAX_BULK
+  if math.type(size) ~= "integer" or size < 1 or size > M.MAX_BULK then
+    util.misuse(label, "batch_size must be an integer from 1 to %d", M.MAX_BULK)
+  end
+  if type(args.ids) ~= "table" or #args.ids == 0 then
+    util.misuse(label, "ids must be a non-empty array of submission ids")
+  end
+  local ids = {}
+  for i, x in ipairs(args.ids) do
+    ids[i] = util.check_id(label, ("ids[%d]"):format(i), type(x) == "table" and x.id or x)
+  end
+  local j = journal.from_opts(label, args)
+  local run = { approved = 0, skipped = 0 }
+  local function fail(err)
+    if j then j:close() end
+    return nil, err
+  end
+  for first = 1, #ids, size do
+    local batch = { table.unpack(ids, first, math.min(first + size - 1, #ids)) }
+    local key = "approve:" .. journal.digest(table.concat(batch, ","))
+    local done = j and j:outcome(key, "approve")
+    if done and done.ok then
+      run.skipped = run.skipped + #batch
+    else
+      if j and j:uncertain(key, "approve") then -- sent, answer unknown: keep the rest only
+        local rest = {}
+        for _, id in ipairs(batch) do
+          local sub, err = res:get(id)
+          if not sub then return fail(err) end
+          if sub.status ~= "APPROVED" then rest[#rest + 1] = id end
+        end
+        run.skipped = run.skipped + #batch - #rest
+        batch = rest
+      end
+      if #batch > 0 then
+        if j then j:begin(key, "approve", { count = #batch }) end
+        local ok, err = res:bulk_approve { ids = batch, study = args.study }
+        if ok == nil then
+          if j and journal.definite(err) then j:finish(key, "approve", { ok = false, error = tostring(err) }) end
+          return fail(err)
+        end
+        run.approved = run.approved + #batch
+      end
+      if j then j:finish(key, "approve", { ok = true }) end
+    end
+  end
+  if j then j:close() end
+  return run
+end
+
+--- Reject many submissions, one after the other, optionally through a journal.
+--
+--     p.submissions:reject_all{ journal = "review.jsonl", items = {
+--       { id = sub.id, category = "FAILED_CHECK", message = "…at least 100 characters…" } } }
+--
+-- Every item is checked before anything is sent. With `journal`, a re-run skips recorded
+-- rejections and does not send again one whose submission is already REJECTED.
+-- @tparam table args `items` (`{id =, message =, category =}`), `journal` (optional)
+-- @treturn[1] table `{rejected = n, skipped = n}`
+-- @return[2] nil
+-- @treturn[2] cohort.Error
+function M.resource_methods.reject_all(res, args)
+  local label = "prolific.submissions:reject_all()"
+  local journal = require "cohort.journal"
+  if type(args) ~= "table" then util.misuse(label, "expected a table {items = ...}") end
+  util.check_keys(label, args, { items = true, journal = true })
+  if type(args.items) ~= "table" or #args.items == 0 then
+    util.misuse(label, "items must be a non-empty array of {id =, message =, category =}")
+  end
+  local bodies = {}
+  for i, item in ipairs(args.items) do
+    if type(item) ~= "table" then util.misuse(label, "items[%d] must be a table", i) end
+    local id = util.check_id(label, ("items[%d].id"):format(i), type(item.id) == "table" and item.id.id or item.id)
+    bodies[i] = { id = id, body = M.prepare_transition(("%s items[%d]"):format(label, i), {
+      action = "REJECT", message = item.message,
+      rejection_category = item.category or item.rejection_category }) }
+  end
+  local j = journal.from_opts(label, args)
+  local run = { rejected = 0, skipped = 0 }
+  for _, b in ipairs(bodies) do
+    local key = "reject:" .. b.id
+    local done = j and j:outcome(key, "reject")
+    local skip = done and done.ok
+    if not skip and j and j:uncertain(key, "reject") then
+      local sub, err = res:get(b.id)
+      if not sub then j:close(); return nil, err end
+      skip = sub.status == "REJECTED"
+      if skip then j:finish(key, "reject", { ok = true, verified = true }) end
+    end
+    if skip then
+      run.skipped = run.skipped + 1
+    else
+      if j then j:begin(key, "reject") end
+      local ok, err = res:transition(b.id, b.body)
+      if ok == nil then
+        if j and journal.definite(err) then j:finish(key, "reject", { ok = false, error = tostring(err) }) end
+        if j then j:close() end
+        return nil, err
+      end
+      if j then j:finish(key, "reject", { ok = true }) end
+      run.rejected = run.rejected + 1
+    end
+  end
+  if j then j:close() end
+  return run
+end
+
 M.classes.Submission = { methods = M.methods, tostring = M.tostring }
 
 return M

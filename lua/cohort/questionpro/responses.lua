@@ -43,8 +43,8 @@ M.ZONES = {
   NZST = 720, NZDT = 780, SAST = 120, CAT = 120, EAT = 180, WAT = 60,
 }
 
---- Zone abbreviations with several meanings: reported, not guessed. Abbreviation → array of
--- `{ name, offset in minutes }`.
+-- Zone abbreviations with several meanings: reported, not guessed. Abbreviation → array of
+-- `{ name, offset in minutes }`. (A plain comment: LDoc cannot document a table of arrays.)
 M.AMBIGUOUS_ZONES = {
   IST = { { "India", 330 }, { "Ireland", 60 }, { "Israel", 120 } },
   CST = { { "US Central", -360 }, { "China", 480 }, { "Cuba", -300 } },

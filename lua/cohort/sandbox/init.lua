@@ -29,14 +29,14 @@ end
 local function read_all(path)
   local f = io.open(path, "rb")
   if not f then return nil end
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
 
 local function alive(pid)
-  local ok = os.execute("kill -0 " .. math.tointeger(pid) .. " 2>/dev/null")
-  return ok == true
+  local ok = os.execute(("kill -0 %d 2>/dev/null"):format(pid))
+  return ok == true or ok == 0 -- 5.1/LuaJIT: the exit status
 end
 
 function M.start(opts)
@@ -61,13 +61,13 @@ function M.start(opts)
   local ready_file = os.tmpname()
   local log_file = opts.log_file or os.tmpname()
   local cmd = { "LUA_PATH=" .. q(package.path), "LUA_PATH_5_4=" .. q(package.path),
-                "LUA_CPATH=" .. q(package.cpath), "LUA_CPATH_5_4=" .. q(package.cpath),
+                "LUA_CPATH=" .. q(package.cpath), "LUA_CPATH_5_4=" .. q(_VERSION == "Lua 5.4" and package.cpath or os.getenv("LUA_CPATH_5_4") or ";;"),
                 q(bin) }
   for _, a in ipairs(args) do cmd[#cmd + 1] = q(a) end
   local line = table.concat(cmd, " ") .. " >" .. q(ready_file) .. " 2>>" .. q(log_file)
     .. " </dev/null & echo $!; wait $!"
   local handle = assert(io.popen("exec /bin/sh -c " .. q(line), "r"))
-  local pid = tonumber(handle:read("l") or "")
+  local pid = tonumber(handle:read("*l") or "")
   if not pid then
     handle:close()
     os.remove(ready_file)
@@ -81,7 +81,7 @@ function M.start(opts)
     if text then url = text:match("cohort%-sandbox listening on (%S+)") end
     if url then break end
     if not alive(pid) or waited >= timeout then
-      if alive(pid) then os.execute("kill " .. math.tointeger(pid) .. " 2>/dev/null") end
+      if alive(pid) then os.execute(("kill %d 2>/dev/null"):format(pid)) end
       local _, _, code = handle:close()
       os.remove(ready_file)
       local log = read_all(log_file) or ""
@@ -106,7 +106,7 @@ end
 function Sandbox:stop()
   if self._stopped then return true, self.exit_code end
   self._stopped = true
-  os.execute("kill " .. math.tointeger(self.pid) .. " 2>/dev/null")
+  os.execute(("kill %d 2>/dev/null"):format(self.pid))
   local _, _, code = self._handle:close()
   self._handle = nil
   self.exit_code = code
