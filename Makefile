@@ -148,3 +148,8 @@ love-test: deps build
 	@$(MAKE) -s $(BUILD)/jit/cohort/core.so
 	@$(RUN_ENV) COHORT_HOST_BUILD="$(CURDIR)/$(BUILD)/jit" LOVE_FRAMES=$(LOVE_FRAMES) \
 	  LOVE_TRIALS=$(LOVE_TRIALS) $(LUA) examples/love/run_headless.lua
+
+# The whole spec suite under valgrind memcheck, then with ASan + UBSan builds (tools/check.sh).
+check: deps build
+	@sh tools/deps.sh valgrind
+	@sh tools/check.sh

@@ -45,7 +45,8 @@ end
 -- @tparam table cfg `platform`, `base_url`, `auth` (`"token"`, `"api-key"`, `"query"`),
 --   `secret`, `timeout`, `connect_timeout`, `ca_file`, `max_size`, `page_size`, `name`,
 --   `max_connections`, `retries` (attempts in all, default 4), `retry_base`, `retry_cap`,
---   `retry_budget` (seconds)
+--   `retry_budget` (seconds), `debug` (true: a line per request on stderr; or a
+--   function(line); default on when `$COHORT_DEBUG` is set — URLs shown are redacted)
 -- @treturn Client
 function M.new(cfg)
   local ok, session = pcall(core.session, {
@@ -58,7 +59,14 @@ function M.new(cfg)
   if not ok then
     util.misuse(cfg.label or "cohort client", "%s", (tostring(session):gsub("^cohort%.core: ", "")))
   end
+  local debug = cfg.debug
+  if debug == nil and (os.getenv("COHORT_DEBUG") or "") ~= "" then debug = true end
+  if debug == true then debug = function(line) io.stderr:write(line, "\n") end end
+  if debug ~= nil and debug ~= false and type(debug) ~= "function" then
+    util.misuse(cfg.label or "cohort client", "debug must be true, false or a function(line)")
+  end
   return setmetatable({
+    debug = debug or nil,
     platform = cfg.platform,
     name = cfg.name or cfg.platform,
     base_url = cfg.base_url,
@@ -108,11 +116,17 @@ end
 function Client:send(req)
   local body = req.body
   if type(body) == "table" then body = core.encode(body) end
+  local started = self.debug and core.monotime()
   local result = async.request(self._session, {
     method = req.method, base = self.base_url, path = req.path, ids = req.ids,
     query = req.query, headers = req.headers, body = body, url = req.url, timeout = req.timeout,
     retries = req.retries, idempotent = req.idempotent,
   })
+  if started then -- the URL comes from the core, already redacted
+    self.debug(("cohort: %s %s -> %s (%.0f ms)"):format(req.method or "GET", tostring(result.url),
+      result.err and tostring(Error.new(result.err)) or tostring(result.status),
+      (core.monotime() - started) * 1000))
+  end
   if result.err then return nil, Error.new(result.err) end
   if req.raw then return result.body, result end
   local value, err = self:decode(result)

@@ -42,7 +42,8 @@ M.MAX_PER_PAGE = 1000
 
 local OPTIONS = { api_key = true, datacenter = true, base_url = true, auth = true, timeout = true,
   connect_timeout = true, retries = true, ca_file = true, max_size = true, page_size = true,
-  insecure = true, time_zones = true }
+  insecure = true, time_zones = true, max_connections = true, retry_base = true,
+  retry_cap = true, retry_budget = true, debug = true }
 
 -- ------------------------------------------------------------------ paging style "qp"
 
@@ -366,6 +367,8 @@ function M.new(opts)
     auth = auth == "query" and "query" or "api-key", secret = key,
     timeout = opts.timeout, connect_timeout = opts.connect_timeout, ca_file = opts.ca_file,
     max_size = opts.max_size, page_size = opts.page_size, retries = opts.retries,
+    max_connections = opts.max_connections, retry_base = opts.retry_base,
+    retry_cap = opts.retry_cap, retry_budget = opts.retry_budget, debug = opts.debug,
   }
   c.datacenter = (base == M.DATACENTERS[dc] .. M.PREFIX) and dc or nil
   c.auth = auth

@@ -147,6 +147,10 @@ M.routes = {
       ctx.app.faults = require("cohort.sandbox.faults").new(ctx.app.fault_seed)
       return ok_json() -- (POST /__sandbox/reset brings back the rules given by --fault)
     end },
+  -- the webhook deliveries the sandbox would have sent, signed (see prolific_hooks.sign_delivery)
+  { "GET", "hooks/deliveries", function(ctx)
+      return util.json(200, { deliveries = util.array(ctx.app.deliveries or {}) })
+    end },
   -- POST latency {"ms": N}: every platform route answers N ms late (0 turns it off)
   { "POST", "latency", function(ctx)
       local b = body_json(ctx)

@@ -244,7 +244,16 @@ local function transition(ctx, p)
   else
     return util.prolific_error(400, { action = { string.format('"%s" is not a valid choice.', action) } })
   end
+  M.submission_event(ctx.app, s)
   return util.json(200, M.submission_detail(s))
+end
+
+-- Tell the webhook subscriptions about a submission's new status.
+function M.submission_event(app, s)
+  local hooks = require "cohort.sandbox.prolific_hooks"
+  hooks.record_event(app, "submission.status.change", s.id, {
+    resource_id = s.id, event_type = "submission.status.change",
+    participant_id = s.participant_id, status = s.status, study_id = s.study_id })
 end
 
 local function is_hex_id(v)

@@ -69,6 +69,26 @@ end
 
 --- Append an event to the log of every enabled subscription for `event_type`.
 -- Returns how many subscriptions recorded it.
+-- The delivery Prolific would POST to the target URL for an event, signed as Prolific signs it:
+-- X-Prolific-Request-Signature = base64(HMAC-SHA256(workspace hook secret, timestamp .. body)),
+-- X-Prolific-Request-Timestamp = Unix seconds, X-Event-ID stable across retries. Kept in
+-- app.deliveries (GET /__sandbox/hooks/deliveries). Signing needs cohort.core; without it the
+-- delivery is kept unsigned.
+function M.sign_delivery(app, sub, event)
+  local body = util.encode(event.payload)
+  local ts = tostring(os.time())
+  local headers = { ["Content-Type"] = "application/json", ["X-Event-ID"] = event.id,
+    ["X-Prolific-Request-Timestamp"] = ts }
+  local secret = H.find(secrets(app), sub.workspace_id, "workspace_id")
+  local ok, core = pcall(require, "cohort.core")
+  if ok and secret then
+    headers["X-Prolific-Request-Signature"] = core.base64(core.hmac_sha256(secret.value, ts .. body))
+  end
+  app.deliveries = app.deliveries or {}
+  app.deliveries[#app.deliveries + 1] = { subscription_id = sub.id, target_url = sub.target_url,
+    event_type = event.event_type, headers = headers, body = body }
+end
+
 function M.record_event(app, event_type, resource_id, payload)
   local n = 0
   local now = H.now(app)
@@ -79,9 +99,11 @@ function M.record_event(app, event_type, resource_id, payload)
       if p.resource_id == nil then p.resource_id = resource_id end
       if p.event_type == nil then p.event_type = event_type end
       s.events = s.events or {}
-      s.events[#s.events + 1] = { id = H.id(app), datetime_created = now, datetime_updated = now,
+      local event = { id = H.id(app), datetime_created = now, datetime_updated = now,
         event_type = event_type, resource_id = resource_id, status = "SUCCEEDED",
         target_url = s.target_url, payload = p }
+      s.events[#s.events + 1] = event
+      M.sign_delivery(app, s, event)
       n = n + 1
     end
   end

@@ -141,6 +141,7 @@ function App:reset()
   self.log = {}
   self.quirks = {}
   self.latency = nil
+  self.deliveries = nil
   self:reset_faults()
 end
 
@@ -159,16 +160,31 @@ local SECRET_HEADERS = { authorization = true, ["api-key"] = true, apikey = true
 
 function App:record(ctx, status, started)
   if ctx.path:find("^/__sandbox/requests") then return end
+  -- the credentials never enter the log, wherever a client put them
+  local function scrub(v)
+    if type(v) ~= "string" then return v end
+    for _, secret in ipairs { self.token, self.api_key } do
+      if secret and secret ~= "" then
+        local i = v:find(secret, 1, true)
+        while i do
+          v = v:sub(1, i - 1) .. "[REDACTED]" .. v:sub(i + #secret)
+          i = v:find(secret, i + 10, true)
+        end
+      end
+    end
+    return v
+  end
   local query = {}
   for k, v in pairs(ctx.query) do
-    query[k] = SECRET_QUERY[k] and "[REDACTED]" or v
+    query[k] = SECRET_QUERY[k] and "[REDACTED]" or scrub(v)
   end
   local headers = {}
   for k, v in pairs(ctx.req.headers or {}) do
-    if not SECRET_HEADERS[k] then headers[k] = v end
+    if not SECRET_HEADERS[k] then headers[k] = scrub(v) end
   end
   local body = ctx.req.body or ""
   if #body > 65536 then body = body:sub(1, 65536) end
+  body = scrub(body)
   self.log_seq = self.log_seq + 1
   self.log[#self.log + 1] = {
     seq = self.log_seq, method = ctx.req.method, path = ctx.path, query = query,

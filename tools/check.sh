@@ -1,0 +1,41 @@
+#!/bin/sh
+# make check: the whole spec suite under valgrind memcheck, then against an AddressSanitizer +
+# UndefinedBehaviorSanitizer build of the core and the sandbox. Exits non-zero on any finding.
+set -u
+LUA=${LUA:-lua5.4}
+ROOT=$(pwd)
+status=0
+export LUA_PATH="$ROOT/lua/?.lua;$ROOT/lua/?/init.lua;$ROOT/?.lua;;"
+
+echo "== valgrind memcheck: the spec suite (the Lua process running the core)"
+# The sandbox runs under valgrind too: every specs' sandbox is started through this wrapper.
+cat > build/sandbox-valgrind <<WRAP
+#!/bin/sh
+exec valgrind -q --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite \
+  --log-file=$ROOT/build/valgrind-sandbox.%p.log $ROOT/build/cohort-sandbox "\$@"
+WRAP
+chmod +x build/sandbox-valgrind
+rm -f build/valgrind-*.log
+LUA_CPATH="$ROOT/build/?.so;;" PATH="$ROOT/build:$ROOT/bin:$PATH" COHORT_SANDBOX="$ROOT/build/sandbox-valgrind" \
+  COHORT_SLOW=1 valgrind -q --error-exitcode=98 --leak-check=full --errors-for-leak-kinds=definite \
+  --log-file="$ROOT/build/valgrind-specs.log" "$LUA" tools/busted.lua ${BUSTED_ARGS:-} || status=1
+for log in build/valgrind-*.log; do
+  if [ -s "$log" ]; then echo "valgrind findings in $log:"; head -60 "$log"; status=1; fi
+done
+[ $status -eq 0 ] && echo "valgrind: no errors, nothing definitely lost"
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
+make -s BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" build || exit 1
+ASAN_LIBS="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+rm -f build-asan/asan.*
+# LD_PRELOAD puts the sanitizer runtimes under the (uninstrumented) Lua interpreter.
+LD_PRELOAD="$ASAN_LIBS" ASAN_OPTIONS="detect_leaks=1:log_path=$ROOT/build-asan/asan:exitcode=96" \
+  UBSAN_OPTIONS="print_stacktrace=1:log_path=$ROOT/build-asan/asan" \
+  LUA_CPATH="$ROOT/build-asan/?.so;;" PATH="$ROOT/build-asan:$ROOT/bin:$PATH" COHORT_SLOW=1 \
+  "$LUA" tools/busted.lua ${BUSTED_ARGS:-} || status=1
+if ls build-asan/asan.* >/dev/null 2>&1; then
+  echo "sanitizer findings:"; cat build-asan/asan.* | head -80; status=1
+else
+  echo "sanitizers: no findings"
+fi
+exit $status
