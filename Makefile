@@ -32,7 +32,7 @@ BLACKHOLE = $(BUILD)/blackhole
 DEBIAN_PACKAGES = lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
                   libmicrohttpd-dev pkg-config libssl-dev
 
-.PHONY: all build deps test demo env install uninstall clean check bench docs
+.PHONY: all build deps test demo env install uninstall clean check bench docs fuzz
 
 all: build
 
@@ -153,3 +153,9 @@ love-test: deps build
 check: deps build
 	@sh tools/deps.sh valgrind
 	@sh tools/check.sh
+
+# libFuzzer targets for the error decoder, the URL builder and the Retry-After parser
+# (tools/fuzz.sh; FUZZ_SECONDS per target, default 60). Needs clang and its runtimes.
+fuzz: deps
+	@sh tools/deps.sh clang libclang-rt-14-dev
+	@sh tools/fuzz.sh
