@@ -555,12 +555,20 @@ static const char *response_header(request *r, const char *name, char *buf, size
  * handle) until its back-off has passed and returns 1. Retried: 429, 502, 503, 504, refused,
  * reset, empty or truncated answers and time-outs — of requests that are safe to repeat, within
  * the attempts and the time budget. The wait is Retry-After when the server gives one, else
- * exponential back-off with full jitter: uniform in [0, min(cap, base * 2^(attempt-1))]. */
+ * exponential back-off with full jitter: uniform in [0, min(cap, base * 2^(attempt-1))].
+ * A request not safe to repeat is still retried after a refused connection or a 429. */
 static int session_retry(session *s, request *r, CURLcode code)
 {
     double delay = -1, cap, now;
     int i;
-    if (r->attempts >= r->max_attempts || !r->idempotent || r->too_large) return 0;
+    if (r->attempts >= r->max_attempts || r->too_large) return 0;
+    if (!r->idempotent) {
+        /* Not safe to repeat in general; but a refused connection never reached the server,
+         * and a 429 is a refusal before any work: those two are retried for any method. */
+        long st = 0;
+        if (code == CURLE_OK) curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &st);
+        if (code != CURLE_COULDNT_CONNECT && st != 429) return 0;
+    }
     if (code != CURLE_OK) {
         switch (code) {
         case CURLE_COULDNT_CONNECT: case CURLE_OPERATION_TIMEDOUT: case CURLE_RECV_ERROR:

@@ -211,7 +211,7 @@ describe("docs/prolific.md", function()
     assert(copy:delete())                                            -- drafts only
 
     for study in p.studies:each{ status = { "ACTIVE", "PAUSED" } } do
-      print(study)  --> Study 60aca280… ACTIVE "Reaction times (sandbox)" (reward 150 minor units, 45 places)
+      print(study)  --> Study 60aca280… ACTIVE "Reaction times and attention" (reward 150 minor units, 45 places)
     end
 
     local csv = assert(p.studies:export(STUDY))                      -- CSV text
@@ -305,7 +305,7 @@ describe("docs/prolific.md", function()
   it("messages", function()
     assert(p.messages:send{ recipient = PARTICIPANT, study = STUDY, body = "Thank you for taking part!" })
     for m in p.messages:each{ user_id = PARTICIPANT } do
-      print(m)            --> Message 2025-05-01T10:20 from 60a42f4c…: Thank you for taking part!
+      print(m)            --> Message 2025-06-02T09:30 from 60a42f4c…: Thank you for taking part!
     end
 
     local ids = {}
@@ -663,13 +663,13 @@ describe("docs/prolific.md", function()
       :wait_for("AWAITING REVIEW", { timeout = 10, interval = 0.05 }))
 
     local quote = assert(p.submissions:screen_out_payment{ study = screener.id, ids = { first.id } })
-    print(quote.minimum_reward.amount, quote.minimum_reward.currency)   --> 25  GBP (minor units)
+    print(quote.minimum_reward.amount, quote.minimum_reward.currency)   --> 58  GBP (minor units)
     local result = assert(p.submissions:screen_out{ study = screener.id, ids = { first.id },
       bonus_per_submission = 1.00 })                   -- MAJOR units: £1.00 each
     print(result.payment_per_participant.amount)       --> 100 (minor units)
     print(assert(first:refresh()).status)              --> SCREENED OUT
 
-    assert.matches("^%d+\tGBP$", printed[1])
+    assert.are.equal("58\tGBP", printed[1])
     assert.are.equal("100", printed[2])
     assert.are.equal("SCREENED OUT", printed[3])
   end)

@@ -117,6 +117,26 @@ describe("faults and retries", function()
     assert.are.equal(3, err2.attempts)
   end)
 
+  it("retries any method after a 429 or a refused connection: the server did nothing", function()
+    local path = "/api/v1/submissions/625d4a831bcda2d59ac5a251/request-return/"
+    faults { { path = path, fault = "429", times = 1 } }
+    local ok, err = p.submissions:request_return("625d4a831bcda2d59ac5a251",
+      { request_return_reasons = { "Withdrew consent." } })
+    assert.is_nil(err)
+    assert.is_table(ok)
+    assert.are.equal(2, hits(path))
+  end)
+
+  it("retries the POSTs the API documents as safe to repeat (transitions)", function()
+    local subs = assert(p.submissions:all { study = "60aca280709ee40ec37d4885", status = "AWAITING REVIEW" })
+    local path = "/api/v1/submissions/" .. subs[1].id .. "/transition/"
+    faults { { path = path, fault = "503", times = 1 } }
+    local approved = assert(subs[1]:approve())
+    assert.are.equal("APPROVED", approved.status)
+    assert.are.equal(2, hits(path))
+    env.reset()
+  end)
+
   it("retries = 1 turns retrying off, per client and per call", function()
     faults { { path = ME, fault = "503", times = 1 } }
     local c = env.prolific { retries = 1 }

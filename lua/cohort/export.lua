@@ -514,4 +514,6 @@ M.register("Submission", {
   end,
 })
 
+require("cohort.export_responses").register(M) -- SurveyResponse (Prolific), Response (QuestionPro)
+
 return M

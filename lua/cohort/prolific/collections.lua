@@ -72,7 +72,7 @@ M.operations = {
     prepare = check_fields },
   DeleteMutuallyExclusiveStudyCollection = { "DELETE", BASE .. "{id}/", "collections", "delete",
     query = {} },
-  TransitionMutuallyExclusiveStudyCollection = { "POST", BASE .. "{id}/transition/",
+  TransitionMutuallyExclusiveStudyCollection = { idempotent = true, "POST", BASE .. "{id}/transition/",
     "collections", "transition", class = "StudyCollection", body = { "action", "publish_at" },
     required = { "action" }, prepare = check_transition },
 }

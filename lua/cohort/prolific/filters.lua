@@ -84,7 +84,7 @@ M.operations = {
       if args.workspace_id ~= nil then util.check_id(label, "workspace_id", args.workspace_id) end
       return args
     end },
-  GetEligibleCount = { "POST", "/api/v1/eligibility-count/", "filters", "eligible_count",
+  GetEligibleCount = { idempotent = true, "POST", "/api/v1/eligibility-count/", "filters", "eligible_count",
     body = { "filters", "workspace_id", "organisation_id" }, required = { "filters" },
     prepare = function(label, args)
       M.check_filters(label, args.filters)

@@ -478,7 +478,7 @@ M.operations = {
   GetResponses = { "GET", "/surveys/{survey_id}/responses", "responses", "list",
     paging = "qp", class = "Response", query = { "page", "per_page", "perPage" },
     prepare = function(...) return M.prepare_paging(...) end },
-  FilterResponses = { "POST", "/surveys/{survey_id}/responses/filter", "responses", "filter",
+  FilterResponses = { idempotent = true, "POST", "/surveys/{survey_id}/responses/filter", "responses", "filter",
     paging = "qp", class = "Response", split = function(...) return M.prepare_filter(...) end },
   GetResponse = { "GET", "/surveys/{survey_id}/responses/{response_id}", "responses", "get",
     class = "Response", unwrap = true, query = {} },

@@ -589,6 +589,8 @@ local function transition(ctx, p)
   else
     st.status = t.to
   end
+  require("cohort.sandbox.prolific_hooks").record_event(ctx.app, "study.status.change", st.id,
+    { resource_id = st.id, event_type = "study.status.change", status = st.status })
   return util.json(200, M.full(ctx.app.state, st))
 end
 
