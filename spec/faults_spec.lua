@@ -118,10 +118,10 @@ describe("faults and retries", function()
   end)
 
   it("retries any method after a 429 or a refused connection: the server did nothing", function()
-    local path = "/api/v1/submissions/625d4a831bcda2d59ac5a251/request-return/"
+    local sub = assert(p.submissions:all { study = "60aca280709ee40ec37d4885", status = "ACTIVE" })[1]
+    local path = "/api/v1/submissions/" .. sub.id .. "/request-return/"
     faults { { path = path, fault = "429", times = 1 } }
-    local ok, err = p.submissions:request_return("625d4a831bcda2d59ac5a251",
-      { request_return_reasons = { "Withdrew consent." } })
+    local ok, err = p.submissions:request_return(sub.id, { request_return_reasons = { "Withdrew consent." } })
     assert.is_nil(err)
     assert.is_table(ok)
     assert.are.equal(2, hits(path))

@@ -28,4 +28,23 @@ function M.questionpro(opts)
   return require("cohort.questionpro").new(opts)
 end
 
+--- Join Prolific submissions with survey responses; see `cohort.reconcile.reconcile`.
+-- @tparam table args `submissions`, `responses`, `by`
+-- @treturn[1] table `{pairs =, missing_response =, orphan_responses =, duplicates =}`
+-- @return[2] nil
+-- @treturn[2] cohort.Error
+function M.reconcile(args)
+  return require("cohort.reconcile").reconcile(args)
+end
+
+--- Review a study's submissions by a rule (dry run by default); see `cohort.review.review`.
+-- @param study a Study, or `{client = p, id = "<study id>"}`
+-- @tparam table opts `responses`, `rule`, `dry_run`, `journal`, `by`, `progress`, `out`
+-- @treturn[1] table the plan (and its outcome when carried out)
+-- @return[2] nil
+-- @treturn[2] cohort.Error
+function M.review(study, opts)
+  return require("cohort.review").review(study, opts)
+end
+
 return M
