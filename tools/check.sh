@@ -30,6 +30,7 @@ ASAN_LIBS="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so
 rm -f build-asan/asan.*
 # LD_PRELOAD puts the sanitizer runtimes under the (uninstrumented) Lua interpreter.
 LD_PRELOAD="$ASAN_LIBS" ASAN_OPTIONS="detect_leaks=1:log_path=$ROOT/build-asan/asan:exitcode=96" \
+  LSAN_OPTIONS="suppressions=$ROOT/tools/lsan.supp:print_suppressions=0" \
   UBSAN_OPTIONS="print_stacktrace=1:log_path=$ROOT/build-asan/asan" \
   LUA_CPATH="$ROOT/build-asan/?.so;;" PATH="$ROOT/build-asan:$ROOT/bin:$PATH" COHORT_SLOW=1 \
   "$LUA" tools/busted.lua ${BUSTED_ARGS:-} || status=1
