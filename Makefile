@@ -113,13 +113,13 @@ HOST_PKG_5.1 = lua5.1
 HOST_PKG_jit = luajit
 # busted tags a host cannot run (plain 5.1: no yield across pcall/metamethods/iterators)
 HOST_EXCLUDE_5.3 =
-HOST_EXCLUDE_5.1 = --exclude-tags=yield_across_pcall
-HOST_EXCLUDE_jit =
+HOST_EXCLUDE_5.1 = --exclude-tags=sandbox54,yield_across_pcall
+HOST_EXCLUDE_jit = --exclude-tags=sandbox54
 
 # $(call host_env,v): RUN_ENV with the core of host v and the 5.4 sandbox.
 host_env = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/?.lua;;" \
            LUA_CPATH="$(CURDIR)/$(BUILD)/$(1)/?.so;;" PATH="$(CURDIR)/$(BUILD):$(CURDIR)/bin:$$PATH" \
-           COHORT_HOST_BUILD="$(CURDIR)/$(BUILD)/$(1)"
+           LUA_CPATH_5_4="$(CURDIR)/$(BUILD)/?.so;;" COHORT_HOST_BUILD="$(CURDIR)/$(BUILD)/$(1)"
 
 HOST_CORES = $(BUILD)/5.3/cohort/core.so $(BUILD)/5.1/cohort/core.so $(BUILD)/jit/cohort/core.so
 $(HOST_CORES): $(BUILD)/%/cohort/core.so: $(CORE_SRC) $(CORE_HDR)
@@ -131,7 +131,7 @@ test-5.3 test-5.1 test-jit: test-%: deps build
 	@sh tools/deps.sh $(HOST_PACKAGES_$*)
 	@$(MAKE) -s $(BUILD)/$*/cohort/core.so
 	@echo "cohort: spec suite on $$($(HOST_LUA_$*) -v 2>&1 | head -1)"
-	@$(call host_env,$*) $(HOST_LUA_$*) tools/busted.lua $(HOST_EXCLUDE_$*) $(BUSTED_ARGS)
+	@$(call host_env,$*) $(HOST_LUA_$*) tools/busted.lua --cpath="$(BUILD)/$*/?.so" $(HOST_EXCLUDE_$*) $(BUSTED_ARGS)
 
 test-all: deps build
 	@status=0; \

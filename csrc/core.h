@@ -57,6 +57,7 @@ typedef struct session {
     double retry_base, retry_cap, retry_budget; /* seconds */
     unsigned long long rng; /* xorshift state for the back-off jitter */
     int n_parked;
+    char user_agent[128];   /* "cohort/<version> libcurl/<version>", built once */
     int closed;
     CURL *pool[SESSION_POOL];
     int npool;

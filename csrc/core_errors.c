@@ -34,10 +34,26 @@ static const char *errors_platform_name(int platform)
 
 /* Pushes s with every occurrence of the secret, and the value of any apiKey= query parameter,
  * replaced by "***". */
+/* Does s[0..n) contain needle? */
+static int errors_contains(const char *s, size_t n, const char *needle, size_t nl)
+{
+    size_t i;
+    if (nl == 0 || nl > n) return 0;
+    for (i = 0; i + nl <= n; i++)
+        if (s[i] == needle[0] && memcmp(s + i, needle, nl) == 0) return 1;
+    return 0;
+}
+
 void errors_push_redacted(lua_State *L, const char *s, size_t n, const char *secret)
 {
     size_t sl = secret ? strlen(secret) : 0, i = 0;
     luaL_Buffer b;
+    /* the common case: nothing to redact, push the string as it is */
+    if (!errors_contains(s, n, secret, sl) && !errors_contains(s, n, "apiKey=", 7) &&
+        !errors_contains(s, n, "apikey=", 7)) {
+        lua_pushlstring(L, s, n);
+        return;
+    }
     luaL_buffinit(L, &b);
     while (i < n) {
         if (sl > 0 && n - i >= sl && memcmp(s + i, secret, sl) == 0) {

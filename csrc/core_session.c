@@ -58,7 +58,13 @@ static void request_free(session *s, request *r)
     if (r->easy) {
         curl_multi_remove_handle(s->multi, r->easy);
         if (s->npool < SESSION_POOL) {
-            curl_easy_reset(r->easy);
+            /* back to the pool with its session-wide options kept (see session_easy); only
+             * what pointed into this request is cleared */
+            curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, NULL);
+            curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, NULL);
+            curl_easy_setopt(r->easy, CURLOPT_PRIVATE, NULL);
+            curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, NULL);
+            curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, NULL);
             s->pool[s->npool++] = r->easy;
         } else {
             curl_easy_cleanup(r->easy);
@@ -213,6 +219,8 @@ static int session_new(lua_State *L)
     s->timeout_ms = to;
     s->max_size = (size_t)max;
     s->next_id = 1;
+    snprintf(s->user_agent, sizeof s->user_agent, "cohort/%s libcurl/%s", COHORT_VERSION,
+             curl_version_info(CURLVERSION_NOW)->version);
     s->max_attempts = (int)retries;
     s->retry_base = rbase;
     s->retry_cap = rcap;
@@ -231,6 +239,31 @@ static int request_add_header(request *r, const char *line)
     if (n == NULL) return 0;
     r->headers = n;
     return 1;
+}
+
+/* An easy handle for this session: from the pool, or new with the options that are the same
+ * for every request of the session (set once, not on every request). */
+static CURL *session_easy(session *s)
+{
+    CURL *e;
+    if (s->npool > 0) return s->pool[--s->npool];
+    e = curl_easy_init();
+    if (e == NULL) return NULL;
+    curl_easy_setopt(e, CURLOPT_USERAGENT, s->user_agent);
+    curl_easy_setopt(e, CURLOPT_SHARE, s->share);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, request_write);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, request_header);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (s->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, s->ca_file);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->max_size);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    return e;
 }
 
 /* s:submit(req) -> id. Validates and builds everything on the Lua stack, then allocates. */
@@ -304,33 +337,20 @@ static int session_submit(lua_State *L)
     r->deadline = core_now() + s->retry_budget;
     r->url = session_strdup(url);
     r->method = session_strdup(method);
-    e = s->npool > 0 ? s->pool[--s->npool] : curl_easy_init();
+    e = session_easy(s);
     r->easy = e;
     ok = r->url && r->method && e;
     if (ok) {
-        char line[512];
-        const char *agent = curl_version_info(CURLVERSION_NOW)->version;
-        snprintf(line, sizeof line, "cohort/%s libcurl/%s", COHORT_VERSION, agent);
-        curl_easy_setopt(e, CURLOPT_USERAGENT, line);
         curl_easy_setopt(e, CURLOPT_URL, r->url);
         curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)r);
-        curl_easy_setopt(e, CURLOPT_SHARE, s->share);
-        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, request_write);
         curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)r);
-        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, request_header);
         curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)r);
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-        if (s->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, s->ca_file);
-        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->max_size);
-        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+        /* the method: back to a plain GET first, as a pooled handle remembers the last one */
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
+        curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
         if (strcmp(method, "GET") == 0) {
             curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
         } else if (strcmp(method, "HEAD") == 0) {
@@ -415,7 +435,7 @@ static void session_finish(lua_State *L, session *s, request *r, CURLcode code, 
     lua_pushinteger(L, r->id);
     lua_setfield(L, res, "id");
     /* response headers: lower-case name -> value (repeated names joined by ", ") */
-    lua_newtable(L);
+    lua_createtable(L, 0, 8);
     if (r->head.len > 0) {
         char *line = r->head.data, *end = r->head.data + r->head.len;
         while (line < end) {

@@ -13,7 +13,7 @@ describe("docs/prolific.md", function()
   -- The examples print; `print` here records the lines so the tests can check them.
   local printed = {}
   local function print(...)
-    local t = table.pack(...)
+    local t = require("cohort.compat").pack(...)
     for i = 1, t.n do t[i] = tostring(t[i]) end
     printed[#printed + 1] = table.concat(t, "\t")
   end
@@ -251,7 +251,7 @@ describe("docs/prolific.md", function()
 
     assert(waiting[3]:request_return{ "You took part in this study twice." })
 
-    local rest = { table.unpack(waiting, 4) }            -- Submission objects or ids, at most 1,000
+    local rest = { (table.unpack or unpack)(waiting, 4) }            -- Submission objects or ids, at most 1,000
     assert(p.submissions:bulk_approve{ study = STUDY, ids = rest })
 
     local _, err = waiting[1]:approve()                  -- not AWAITING REVIEW any more
@@ -678,7 +678,7 @@ describe("docs/prolific.md", function()
 
   local function read(path)
     local f = assert(io.open(path, "r"))
-    local text = f:read("a")
+    local text = f:read("*a")
     f:close()
     return text
   end

@@ -13,7 +13,7 @@ describe("cohort.export", function()
 
   local function read(path)
     local f = assert(io.open(path, "rb"))
-    local s = f:read("a")
+    local s = f:read("*a")
     f:close()
     return s
   end
@@ -138,7 +138,7 @@ describe("cohort.export", function()
       local function gen()
         i = i + 1
         if i == 1000 then collectgarbage("collect"); mem_at_1000 = collectgarbage("count") end
-        if i == N // 2 then
+        if i == math.floor(N / 2) then
           local f = io.open(path .. ".tmp", "rb")
           size_mid = f:seek("end")
           f:close()

@@ -9,7 +9,10 @@ describe("globals", function()
       modules[#modules + 1] = path:gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", ".")
     end
     assert.is_true(#modules > 10)
-    for _, m in ipairs(modules) do require(m) end
+    for _, m in ipairs(modules) do
+      -- the sandbox's application modules are Lua 5.4 code, run by cohort-sandbox (not 5.1/LuaJIT)
+      if _VERSION ~= "Lua 5.1" or not m:match("^cohort%.sandbox%.") then require(m) end
+    end
     local p = env.prolific()
     assert(p.users:me())
     for _ in p.submissions:each { study = "60aca280709ee40ec37d4886" } do end

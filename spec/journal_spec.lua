@@ -61,7 +61,7 @@ describe("journal", function()
     local function lines(path)
       local f = io.open(path, "rb")
       if not f then return 0 end
-      local n = select(2, f:read("a"):gsub("\n", ""))
+      local n = select(2, f:read("*a"):gsub("\n", ""))
       f:close()
       return n
     end
@@ -74,14 +74,14 @@ describe("journal", function()
       -- the kills fall at every step of the run whatever the speed of the machine
       local k = (trial - 1) % (LINES + 1)
       local h = io.popen("exec sh -c " .. q(command(path) .. " >/dev/null 2>&1 & echo $!"), "r")
-      local pid = math.tointeger(tonumber(h:read("l")))
+      local pid = require("cohort.compat").tointeger(tonumber(h:read("*l")))
       h:close()
       local deadline = core.monotime() + 60
-      while lines(path) < k and os.execute("kill -0 " .. pid .. " 2>/dev/null") and core.monotime() < deadline do
+      while lines(path) < k and require("cohort.compat").execute("kill -0 " .. pid .. " 2>/dev/null") and core.monotime() < deadline do
         core.sleep(0.001)
       end
-      if os.execute("kill -9 " .. pid .. " 2>/dev/null") then killed_trials = killed_trials + 1 end
-      while os.execute("kill -0 " .. pid .. " 2>/dev/null") do core.sleep(0.005) end
+      if require("cohort.compat").execute("kill -9 " .. pid .. " 2>/dev/null") then killed_trials = killed_trials + 1 end
+      while require("cohort.compat").execute("kill -0 " .. pid .. " 2>/dev/null") do core.sleep(0.005) end
       -- was a payment left between its intent and its outcome?
       local f = io.open(path, "rb")
       if f then

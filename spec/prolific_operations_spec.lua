@@ -9,7 +9,7 @@ describe("Prolific operations table", function()
     for _, path in ipairs { "../shared/api/prolific-openapi-2025.json", "spec/fixtures/prolific-openapi-2025.json" } do
       local f = io.open(path, "rb")
       if f then
-        local text = f:read("a")
+        local text = f:read("*a")
         f:close()
         return cjson.decode(text)
       end

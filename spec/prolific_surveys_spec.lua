@@ -219,7 +219,7 @@ describe("Prolific surveys", function()
     assert.are.equal(404, raised.status)
   end)
 
-  it("simulate_response answers every question and fails the attention check on demand", function()
+  it("simulate_response answers every question and fails the attention check on demand #sandbox54", function()
     -- in-process: the sandbox application, as csrc/sandbox.c drives it
     local server = require "cohort.sandbox.server"
     local sim = require "cohort.sandbox.prolific_surveys"

@@ -32,7 +32,7 @@ describe("security", function()
   end)
   teardown(function()
     local log = io.open(sb.log_file, "rb")
-    local text = log and log:read("a") or ""
+    local text = log and log:read("*a") or ""
     if log then log:close() end
     sb:stop()
     clean(text, "the sandbox's log")

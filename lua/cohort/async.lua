@@ -31,6 +31,7 @@ local sessions = {}     -- session -> true while it has requests in flight for t
 local ready = {}        -- tasks to resume at the next poll (yielded for a frame, or woken)
 local running_count = 0
 local timers = {}       -- tasks asleep: { task = , due = monotonic seconds }
+local compat = require "cohort.compat"
 local core = require "cohort.core"
 
 --- The task running now, if any.
@@ -44,7 +45,7 @@ local function finish(task, ok, ...)
   running_count = running_count - 1
   if ok then
     task.state = "done"
-    task.results = table.pack(...)
+    task.results = compat.pack(...)
     if task.on_done then task.on_done(...) end
   else
     task.state = "failed"
@@ -61,9 +62,9 @@ end
 -- Resume a task with values; handle what it yields next.
 local function resume(task, ...)
   local co = task.co
-  local res = table.pack(coroutine.resume(co, ...))
+  local res = compat.pack(coroutine.resume(co, ...))
   if coroutine.status(co) == "dead" then
-    return finish(task, table.unpack(res, 1, res.n))
+    return finish(task, compat.unpack(res, 1, res.n))
   end
   if not res[1] then return finish(task, false, res[2]) end
   if res[2] ~= WAIT then ready[#ready + 1] = task end -- any other yield: resume next poll
@@ -200,7 +201,7 @@ function M.wait(task)
     task.claimed = true
     return nil, task.error
   end
-  return table.unpack(task.results, 1, task.results.n)
+  return compat.unpack(task.results, 1, task.results.n)
 end
 
 --- Sleep for `seconds`: inside a task, yield and be resumed by a `poll()` once the time has
@@ -230,7 +231,7 @@ function M.map(items, fn, opts)
   opts = opts or {}
   local n = #items
   local conc = opts.concurrency or 8
-  if math.type(conc) ~= "integer" or conc < 1 then
+  if compat.math_type(conc) ~= "integer" or conc < 1 then
     error("cohort: map(): concurrency must be a positive integer", 2)
   end
   conc = math.min(conc, 64, math.max(n, 1))

@@ -4,6 +4,7 @@
 -- (`cohort.resource`). This is the one place that turns a core result into `value` or
 -- `nil, err`.
 -- @module cohort.client
+local compat = require "cohort.compat"
 local core = require "cohort.core"
 local Error = require "cohort.error"
 local util = require "cohort.util"
@@ -180,7 +181,7 @@ function Client:submit(req, callback)
   task.on_done = function(value, err) callback(value, err) end
   task.on_error = function(err) callback(nil, err) end
   if task:done() then -- finished at once (only when nothing was sent)
-    if task.state == "done" then callback(table.unpack(task.results, 1, task.results.n))
+    if task.state == "done" then callback(compat.unpack(task.results, 1, task.results.n))
     else callback(nil, task.error) end
   end
   return task
@@ -201,6 +202,7 @@ function Client:define_class(name, def)
   end
   local mt = {
     __name = "cohort." .. name,
+    __client = client, -- the client an object came from (cohort.review uses it)
     __index = methods,
     __tostring = def.tostring and function(obj) return def.tostring(obj) end or nil,
   }
@@ -317,7 +319,7 @@ end
 --- Iterate every item of every page, lazily, following `next` links.
 -- A cycle guard stops at a `next` already visited — unless the server's count says items are
 -- still missing, in which case (page-number paging) the next page number is asked for directly;
--- duplicate ids are dropped; a 404 on a page after the first means the end; a `next` link to
+-- an item repeated from the page before (pages overlapping) is dropped; a 404 on a page after the first means the end; a `next` link to
 -- another origin is refused (credentials never leave the API's host). Errors are raised (the
 -- cohort.Error object), since nil ends a loop.
 function Client:iterate(spec, req)
@@ -332,7 +334,9 @@ function Client:iterate(spec, req)
     for k, v in pairs(fields) do d[k] = v end
     return d
   end
-  local seen_urls, seen_ids = { [key_of(req)] = true }, {}
+  -- Duplicates only come from items shifting across a page boundary, so the ids of this page
+  -- and the one before are enough: memory stays flat however many pages there are.
+  local seen_urls, seen_ids, prev_ids = { [key_of(req)] = true }, {}, {}
   local current, page, i, pages, unique = req, nil, 0, 0, 0
   local page_no = tonumber(req.query and req.query.page) or 1
   return function()
@@ -346,6 +350,7 @@ function Client:iterate(spec, req)
           error(err, 0)
         end
         page, i = p, 0
+        prev_ids, seen_ids = seen_ids, {}
         local nxt = p._next
         if nxt and #p > 0 then
           local r = derive(req, { url = nxt.url, query = nxt.query or req.query })
@@ -377,7 +382,7 @@ function Client:iterate(spec, req)
         page = nil
       else
         local id = type(item) == "table" and item.id or nil
-        if id == nil or not seen_ids[id] then
+        if id == nil or not (seen_ids[id] or prev_ids[id]) then
           if id ~= nil then seen_ids[id] = true end
           unique = unique + 1
           return item

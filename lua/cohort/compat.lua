@@ -131,4 +131,19 @@ function M.pclose(h)
   return a, b, c
 end
 
+--- load(chunk, name, mode, env) for a string chunk on every host (5.1: loadstring + setfenv).
+-- @tparam string chunk
+-- @tparam string name
+-- @tparam string mode
+-- @tparam table env
+-- @treturn function|nil
+-- @return[2] nil
+-- @treturn[2] string the syntax error
+function M.load(chunk, name, mode, env)
+  if M.host ~= "5.1" then return load(chunk, name, mode, env) end
+  local fn, err = rawget(_G, "loadstring")(chunk, name)
+  if fn and env then rawget(_G, "setfenv")(fn, env) end
+  return fn, err
+end
+
 return M

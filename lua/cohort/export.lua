@@ -43,6 +43,7 @@
 -- failure never leaves a partial file at `path` (the temporary file is removed). Misuse
 -- (a bad option, a bad column) raises naming the function and the field.
 -- @module cohort.export
+local compat = require "cohort.compat"
 local core = require "cohort.core"
 local Error = require "cohort.error"
 local util = require "cohort.util"
@@ -100,11 +101,11 @@ end
 -- ------------------------------------------------------------------ cells and columns
 
 local function number_text(v)
-  if math.type(v) == "integer" then return ("%d"):format(v) end
+  if compat.math_type(v) == "integer" then return ("%d"):format(v) end
   if v ~= v then return "nan" end
   if v == math.huge then return "inf" end
   if v == -math.huge then return "-inf" end
-  if v == math.floor(v) and math.abs(v) < 2 ^ 53 then return ("%d"):format(math.tointeger(v)) end
+  if v == math.floor(v) and math.abs(v) < 2 ^ 53 then return ("%d"):format(compat.tointeger(v)) end
   for prec = 15, 17 do
     local s = ("%." .. prec .. "g"):format(v)
     if tonumber(s) == v then return s end
@@ -158,10 +159,10 @@ local function normalise_columns(label, cols, where)
   end
   local out = {}
   for i, c in ipairs(cols) do
-    if type(c) == "string" or math.type(c) == "integer" then
+    if type(c) == "string" or compat.math_type(c) == "integer" then
       local name = c
       out[i] = { tostring(c), function(item) return field(item, name) end }
-    elseif type(c) == "table" and (type(c[1]) == "string" or math.type(c[1]) == "integer")
+    elseif type(c) == "table" and (type(c[1]) == "string" or compat.math_type(c[1]) == "integer")
         and type(c[2]) == "function" then
       out[i] = { tostring(c[1]), c[2] }
     else
@@ -171,7 +172,7 @@ local function normalise_columns(label, cols, where)
   end
   if #out == 0 then util.misuse(label, "%s must not be empty", where) end
   for k in pairs(cols) do
-    if math.type(k) ~= "integer" or k < 1 or k > #out then
+    if compat.math_type(k) ~= "integer" or k < 1 or k > #out then
       util.misuse(label, "%s must be an array (found key %s)", where, tostring(k))
     end
   end
@@ -191,7 +192,7 @@ function M.keys_of(item)
   local keys = {}
   if type(item) ~= "table" then return { } end
   for k in pairs(item) do
-    if type(k) == "string" or math.type(k) == "integer" then keys[#keys + 1] = k end
+    if type(k) == "string" or compat.math_type(k) == "integer" then keys[#keys + 1] = k end
   end
   table.sort(keys, key_order)
   return keys
@@ -243,7 +244,7 @@ local function check_options(label, format, opts)
   if opts.newline ~= nil and opts.newline ~= "\r\n" and opts.newline ~= "\n" then
     util.misuse(label, "newline must be \"\\r\\n\" or \"\\n\"")
   end
-  if opts.total ~= nil and (math.type(opts.total) ~= "integer" or opts.total < 0) then
+  if opts.total ~= nil and (compat.math_type(opts.total) ~= "integer" or opts.total < 0) then
     util.misuse(label, "total must be a non-negative integer")
   end
   if opts.label ~= nil and type(opts.label) ~= "string" then

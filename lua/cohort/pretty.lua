@@ -13,6 +13,7 @@
 -- Strings at the top level are written as they are (as `print` would); nested strings are quoted.
 -- JSON null shows as `null`.
 -- @module cohort.pretty
+local compat = require "cohort.compat"
 local cjson_null = require("cjson").null
 
 local M = {}
@@ -25,14 +26,14 @@ M.CELL = 26
 M.MAX_ROWS = 50
 
 local function text_len(s)
-  return utf8.len(s) or #s
+  return compat.utf8_len(s) or #s
 end
 
 local function truncate(s, n)
   if text_len(s) <= n then return s end
   if n <= 1 then return "…" end
-  if utf8.len(s) then
-    return s:sub(1, utf8.offset(s, n) - 1) .. "…"
+  if compat.utf8_len(s) then
+    return s:sub(1, compat.utf8_offset(s, n) - 1) .. "…"
   end
   return s:sub(1, n - 1) .. "…"
 end

@@ -16,6 +16,7 @@
 -- and writes nothing, so callers use a bar unconditionally. Redraws are throttled to ten a
 -- second; `finish` draws the final state and ends the line.
 -- @module cohort.progress
+local compat = require "cohort.compat"
 local core = require "cohort.core"
 
 local M = {}
@@ -48,7 +49,7 @@ end
 -- @treturn integer
 function M.width()
   local c = tonumber(os.getenv("COLUMNS") or "")
-  if c and c >= 20 then return math.tointeger(c) or 80 end
+  if c and c >= 20 then return compat.tointeger(c) or 80 end
   return 80
 end
 
@@ -68,7 +69,7 @@ M.Bar = Bar
 local function clock(seconds)
   if seconds ~= seconds or seconds == math.huge or seconds < 0 then return "?:??" end
   seconds = math.floor(seconds + 0.5)
-  local h, m, s = seconds // 3600, seconds % 3600 // 60, seconds % 60
+  local h, m, s = compat.idiv(seconds, 3600), compat.idiv(seconds % 3600, 60), seconds % 60
   if h > 0 then return ("%d:%02d:%02d"):format(h, m, s) end
   return ("%d:%02d"):format(m, s)
 end

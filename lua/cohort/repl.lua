@@ -12,6 +12,7 @@
 -- `debug.getinfo`), and for methods generated from operation rows, the HTTP method, the path,
 -- the arguments and the class of the answer.
 -- @module cohort.repl
+local compat = require "cohort.compat"
 local pretty = require "cohort.pretty"
 
 local M = {}
@@ -303,11 +304,11 @@ end
 -- Terminal width from `stty size` (stdin is the terminal), else $COLUMNS, else 100.
 local function terminal_width()
   local h = io.popen("stty size 2>/dev/null", "r")
-  local s = h and h:read("a") or ""
+  local s = h and h:read("*a") or ""
   if h then h:close() end
   local cols = tonumber(s:match("%d+%s+(%d+)"))
   if not cols then cols = tonumber(os.getenv("COLUMNS") or "") end
-  if cols and cols >= 40 then return math.tointeger(cols) end
+  if cols and cols >= 40 then return compat.tointeger(cols) end
   return 100
 end
 
@@ -329,7 +330,7 @@ function M.run(opts)
   while true do
     output:write(session:prompt())
     output:flush()
-    local line = input:read("l")
+    local line = input:read("*l")
     if line == nil then
       output:write("\n")
       break
@@ -420,9 +421,9 @@ function Session:feed(line)
   end
   local fn, err
   if not self.buffer then
-    fn = load("return " .. chunk, "=stdin", "t", self.env)
+    fn = compat.load("return " .. chunk, "=stdin", "t", self.env)
   end
-  if not fn then fn, err = load(chunk, "=stdin", "t", self.env) end
+  if not fn then fn, err = compat.load(chunk, "=stdin", "t", self.env) end
   if not fn then
     if err:find("<eof>$") then
       self.buffer = chunk
@@ -433,11 +434,11 @@ function Session:feed(line)
     return "done"
   end
   self.buffer = nil
-  local results = table.pack(xpcall(fn, function(e) return e end))
+  local results = compat.pack(xpcall(fn, function(e) return e end))
   if not results[1] then
     self.write(error_text(results[2]) .. "\n")
   else
-    self:show(table.unpack(results, 2, results.n))
+    self:show(compat.unpack(results, 2, results.n))
   end
   return "done"
 end

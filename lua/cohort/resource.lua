@@ -18,6 +18,7 @@
 --
 -- Hand-written methods of a resource family (validation-heavy verbs) are added on top.
 -- @module cohort.resource
+local compat = require "cohort.compat"
 local util = require "cohort.util"
 
 local M = {}
@@ -88,7 +89,7 @@ function M.build(client, row, label, ...)
   if opts ~= nil then
     if type(opts) ~= "table" then util.misuse(label, "options must be a table") end
     util.check_keys(label, opts, CALL_OPTIONS)
-    if opts.retries ~= nil and (math.type(opts.retries) ~= "integer" or opts.retries < 1) then
+    if opts.retries ~= nil and (compat.math_type(opts.retries) ~= "integer" or opts.retries < 1) then
       util.misuse(label, "retries must be a positive integer (attempts in all)")
     end
   end

@@ -65,26 +65,10 @@ local DECISION_KEYS = { action = true, category = true, message = true, bonus = 
 
 -- ------------------------------------------------------------------ the study and its client
 
--- The client of an object made by a client: a `__client` field of its class if there is one,
--- else the `client` upvalue of one of its methods (every method of an object is a closure
--- `function(obj, ...) return f(client, obj, ...) end`; see `Client:define_class`).
+-- The client an object came from: its class's `__client` (see `Client:define_class`).
 local function client_of(obj)
   local mt = getmetatable(obj)
-  if type(mt) ~= "table" then return nil end
-  local c = rawget(mt, "__client")
-  if c then return c end
-  local methods = rawget(mt, "__index")
-  if type(methods) ~= "table" then return nil end
-  for _, fn in pairs(methods) do
-    if type(fn) == "function" then
-      for i = 1, 8 do
-        local name, value = debug.getupvalue(fn, i)
-        if name == nil then break end
-        if name == "client" and type(value) == "table" then return value end
-      end
-    end
-  end
-  return nil
+  return type(mt) == "table" and rawget(mt, "__client") or nil
 end
 
 local function resolve_study(study)
@@ -206,7 +190,12 @@ local function read_state(path, study)
       state.transitions[rec.submission] = true
     end
   end
-  table.sort(state.order)
+  table.sort(state.order, function(a, b) -- the order they were decided in
+    local ra, rb = state.decisions[a], state.decisions[b]
+    if ra.time ~= rb.time then return (ra.time or 0) < (rb.time or 0) end
+    if ra.index ~= rb.index then return (ra.index or 0) < (rb.index or 0) end
+    return a < b
+  end)
   for _, k in ipairs(j.order) do
     local rec = j.intents[k]
     if rec.step == "review-bonus" and rec.study == study and type(rec.rows) == "table" then
@@ -268,14 +257,13 @@ function M.print_plan(plan, out)
   for i, d in ipairs(plan.decisions) do
     local notes = {}
     if d.done then
-      notes[#notes + 1] = "done"
+      notes[#notes + 1] = d.pending_review and "done" or "done earlier"
     elseif d.transition_done and d.action ~= "skip" then
-      notes[#notes + 1] = d.action .. " done"
+      notes[#notes + 1] = d.action .. " done, bonus to pay"
     elseif d.bonus_done then
       notes[#notes + 1] = "bonus paid"
     end
-    if d.from_journal then notes[#notes + 1] = "decided earlier" end
-    if not d.pending_review then notes[#notes + 1] = "no longer awaiting review" end
+    if d.from_journal and d.pending_review then notes[#notes + 1] = "decided earlier" end
     if d.response == nil and d.pending_review and not d.from_journal then
       notes[#notes + 1] = "no response"
     end
@@ -461,6 +449,11 @@ function M.review(study, opts)
   plan.counts, plan.todo = counts, todo
   if out then M.print_plan(plan, out) end
   if dry then return plan end
+  if todo.approve + todo.reject + todo.bonus == 0 and #uncertain_runs == 0 then
+    plan.outcome = { approved = 0, rejected = 0, bonuses_paid = 0, bonus_batches = {}, skipped = 0 }
+    if out then out:write("Nothing to do: every decision is carried out already.\n") end
+    return plan
+  end
 
   -- 5. carry it out, journaled
   local path = opts.journal
@@ -474,10 +467,10 @@ function M.review(study, opts)
   end
   if #new_records > 0 then
     local ok, e = with_journal(path, function(j)
-      for _, d in ipairs(new_records) do
+      for i, d in ipairs(new_records) do
         j:finish(decision_key(study_id, d.submission.id), "review-decide", { study = study_id,
           submission = d.submission.id, participant = d.participant_id, action = d.action,
-          category = d.category, message = d.message, bonus = d.bonus })
+          category = d.category, message = d.message, bonus = d.bonus, index = i })
       end
     end)
     if not ok then return fail(e) end

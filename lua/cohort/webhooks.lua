@@ -11,6 +11,7 @@
 -- constant time, and refuses a timestamp outside the tolerance window (replays). Deliveries are
 -- at least once, and `X-Event-ID` is stable across retries: `deduper` drops the repeats.
 -- @module cohort.webhooks
+local compat = require "cohort.compat"
 local core = require "cohort.core"
 
 local M = {}
@@ -75,7 +76,7 @@ Deduper.__index = Deduper
 -- @treturn Deduper with `d:repeated(event_id)`
 function M.deduper(opts)
   local size = (opts and opts.size) or 10000
-  if math.type(size) ~= "integer" or size < 1 then
+  if compat.math_type(size) ~= "integer" or size < 1 then
     error("cohort: webhooks.deduper(): size must be a positive integer", 2)
   end
   return setmetatable({ size = size, seen = {}, ring = {}, pos = 0 }, Deduper)

@@ -59,9 +59,12 @@ end
 
 --- Run a shell command, return its stdout and exit code.
 function M.run(cmd)
-  local h = io.popen(cmd .. " 2>&1", "r")
-  local out = h:read("a")
-  local _, _, code = h:close()
+  -- the shell prints the exit code: 5.1 and LuaJIT's close() does not return it
+  local h = io.popen(cmd .. " 2>&1; echo \"__cohort_exit=$?\"", "r")
+  local out = h:read("*a")
+  h:close()
+  local code
+  out = out:gsub("__cohort_exit=(%d+)\n$", function(c) code = tonumber(c); return "" end)
   return out, code
 end
 

@@ -51,8 +51,8 @@ local function amount_text(label, i, amount)
       .. "for £1.25)", i, tostring(amount))
   end
   cents = math.floor(cents + 0.5)
-  if cents % 100 == 0 then return ("%d"):format(cents // 100) end
-  return ("%d.%02d"):format(cents // 100, cents % 100)
+  if cents % 100 == 0 then return ("%d"):format(math.floor(cents / 100)) end
+  return ("%d.%02d"):format(math.floor(cents / 100), cents % 100)
 end
 
 --- Build the CSV body of a bonus set-up from rows `{id, amount}` or `{participant = id,
@@ -177,7 +177,7 @@ function M.resource_methods.pay_all(res, args)
   local study = type(args.study) == "table" and args.study.id or args.study
   util.check_id(label, "study", study)
   local size = args.batch_size or M.MAX_ROWS
-  if math.type(size) ~= "integer" or size < 1 or size > M.MAX_ROWS then
+  if require("cohort.compat").math_type(size) ~= "integer" or size < 1 or size > M.MAX_ROWS then
     util.misuse(label, "batch_size must be an integer from 1 to %d", M.MAX_ROWS)
   end
   local rows = args.bonuses

@@ -8,6 +8,7 @@
 --
 -- Filters are checked before sending as in `cohort.prolific.filters`.
 -- @module cohort.prolific.filter_sets
+local compat = require "cohort.compat"
 local util = require "cohort.util"
 local filters = require "cohort.prolific.filters"
 
@@ -48,7 +49,7 @@ M.operations = {
   GetFilterSet = { "GET", FS .. "{id}/", "filter_sets", "get", class = "FilterSet",
     query = { "version_number" },
     prepare = function(label, args)
-      if args.version_number ~= nil and (math.type(args.version_number) ~= "integer"
+      if args.version_number ~= nil and (compat.math_type(args.version_number) ~= "integer"
           or args.version_number < 1) then
         util.misuse(label, "version_number must be a positive integer")
       end

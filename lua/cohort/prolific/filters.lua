@@ -10,6 +10,7 @@
 -- upper =}}` (a "range" filter). `eligible_count` answers 0 for fewer than 25 participants
 -- (Prolific hides small numbers).
 -- @module cohort.prolific.filters
+local compat = require "cohort.compat"
 local util = require "cohort.util"
 
 local M = {}
@@ -52,11 +53,11 @@ function M.check_filters(label, filters, field)
       end
       for _, k in ipairs { "lower", "upper" } do
         local v = r[k]
-        if v ~= nil and math.type(v) ~= "integer" and type(v) ~= "string" then
+        if v ~= nil and compat.math_type(v) ~= "integer" and type(v) ~= "string" then
           util.misuse(label, "%s.selected_range.%s must be an integer or an ISO 8601 date string", where, k)
         end
       end
-      if math.type(r.lower) == "integer" and math.type(r.upper) == "integer" and r.lower > r.upper then
+      if compat.math_type(r.lower) == "integer" and compat.math_type(r.upper) == "integer" and r.lower > r.upper then
         util.misuse(label, "%s.selected_range: lower (%d) is above upper (%d)", where, r.lower, r.upper)
       end
     end

@@ -10,6 +10,7 @@
 -- confirm it (until then it is not enabled). `subscribe` does both steps; `create_subscription`
 -- does only the first and returns the subscription and that header's value.
 -- @module cohort.prolific.hooks
+local compat = require "cohort.compat"
 local util = require "cohort.util"
 local resource = require "cohort.resource"
 
@@ -51,7 +52,7 @@ end
 local function check_events(label, args)
   for _, k in ipairs { "offset", "limit" } do
     local v = args[k]
-    if v ~= nil and (math.type(v) ~= "integer" or v < (k == "offset" and 0 or 1)) then
+    if v ~= nil and (compat.math_type(v) ~= "integer" or v < (k == "offset" and 0 or 1)) then
       util.misuse(label, "%s must be a %s integer", k, k == "offset" and "non-negative" or "positive")
     end
   end

@@ -5,6 +5,7 @@
 --     print(p.users:me())
 --
 -- @module cohort.prolific
+local compat = require "cohort.compat"
 local client_mod = require "cohort.client"
 local resource = require "cohort.resource"
 local util = require "cohort.util"
@@ -42,7 +43,7 @@ function M.new(opts)
   local base = opts.base_url or os.getenv("PROLIFIC_URL")
   if base == "" then base = nil end
   base = client_mod.check_base_url(label, base or M.DEFAULT_URL, opts.insecure)
-  if opts.page_size ~= nil and (math.type(opts.page_size) ~= "integer" or opts.page_size < 1) then
+  if opts.page_size ~= nil and (compat.math_type(opts.page_size) ~= "integer" or opts.page_size < 1) then
     util.misuse(label, "page_size must be a positive integer")
   end
   local c = client_mod.new {

@@ -10,6 +10,7 @@
 -- The short names `recipient`, `study` and `group` are accepted for `recipient_id`, `study_id`
 -- and `participant_group_id`. Sending answers `true` (HTTP 204).
 -- @module cohort.prolific.messages
+local compat = require "cohort.compat"
 local util = require "cohort.util"
 
 local M = {}
@@ -101,8 +102,8 @@ M.operations = {
 --- `Message 2024-05-01T10:20 from 60bf9a2c…: Hello, I could not load…`
 function M.tostring(m)
   local body = tostring(m.body or "")
-  if utf8.len(body) and utf8.len(body) > 40 then
-    body = body:sub(1, utf8.offset(body, 40) - 1) .. "…"
+  if compat.utf8_len(body) and compat.utf8_len(body) > 40 then
+    body = body:sub(1, compat.utf8_offset(body, 40) - 1) .. "…"
   end
   return ("Message %s from %s: %s"):format(tostring(m.sent_at or ""):sub(1, 16),
     util.short_id(m.sender_id), body)

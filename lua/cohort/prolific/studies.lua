@@ -21,6 +21,7 @@
 -- ACTIVE|PAUSED→AWAITING REVIEW or COMPLETED. After publishing only `internal_name` and
 -- `total_available_places` (increase only) may be updated.
 -- @module cohort.prolific.studies
+local compat = require "cohort.compat"
 local util = require "cohort.util"
 local Error = require "cohort.error"
 
@@ -73,7 +74,7 @@ local function sorted_keys(set)
   return table.concat(t, ", ")
 end
 
-local function whole(v) return math.type(v) == "integer" or (type(v) == "number" and v == math.floor(v) and v == v) end
+local function whole(v) return compat.math_type(v) == "integer" or (type(v) == "number" and v == math.floor(v) and v == v) end
 
 local function positive_whole(label, name, v, what)
   if type(v) ~= "number" or not whole(v) or v < 1 or v == math.huge then

@@ -75,11 +75,11 @@ function M.prepare_transition(label, args)
       tostring(action))
   end
   if action == "REJECT" then
-    if type(args.message) ~= "string" or utf8.len(args.message) == nil
-        or utf8.len(args.message) < M.MIN_REJECT_MESSAGE then
+    if type(args.message) ~= "string" or require("cohort.compat").utf8_len(args.message) == nil
+        or require("cohort.compat").utf8_len(args.message) < M.MIN_REJECT_MESSAGE then
       util.misuse(label, "message must be a text of at least %d characters for REJECT (got %s)",
         M.MIN_REJECT_MESSAGE, type(args.message) == "string"
-          and (utf8.len(args.message) or #args.message) .. " characters" or type(args.message))
+          and (require("cohort.compat").utf8_len(args.message) or #args.message) .. " characters" or type(args.message))
     end
     if not M.REJECTION_CATEGORIES[args.rejection_category] then
       util.misuse(label, "rejection_category must be one of %s (got %s)",
@@ -408,7 +408,7 @@ function M.resource_methods.approve_all(res, args)
   if type(args) ~= "table" then util.misuse(label, "expected a table {ids = ...}") end
   util.check_keys(label, args, { ids = true, study = true, journal = true, batch_size = true })
   local size = args.batch_size or M.MAX_BULK
-  if math.type(size) ~= "integer" or size < 1 or size > M.MAX_BULK then
+  if require("cohort.compat").math_type(size) ~= "integer" or size < 1 or size > M.MAX_BULK then
     util.misuse(label, "batch_size must be an integer from 1 to %d", M.MAX_BULK)
   end
   if type(args.ids) ~= "table" or #args.ids == 0 then
@@ -425,7 +425,7 @@ function M.resource_methods.approve_all(res, args)
     return nil, err
   end
   for first = 1, #ids, size do
-    local batch = { table.unpack(ids, first, math.min(first + size - 1, #ids)) }
+    local batch = { require("cohort.compat").unpack(ids, first, math.min(first + size - 1, #ids)) }
     local key = "approve:" .. journal.digest(table.concat(batch, ","))
     local done = j and j:outcome(key, "approve")
     if done and done.ok then

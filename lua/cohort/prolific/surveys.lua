@@ -25,6 +25,7 @@
 -- they are simulated to fail it (see `cohort.sandbox.prolific_surveys`). Put the correct answer
 -- first.
 -- @module cohort.prolific.surveys
+local compat = require "cohort.compat"
 local util = require "cohort.util"
 
 local M = {}
@@ -36,7 +37,7 @@ M.QUESTION_TYPES = { single = true, multiple = true }
 M.LIMITS = { section_questions = 5, question_answers = 10, question_title = 200,
   answer_value = 140 }
 
-local function ulen(s) return utf8.len(s) or #s end
+local function ulen(s) return compat.utf8_len(s) or #s end
 
 local function is_array(t)
   if type(t) ~= "table" then return false end
@@ -180,7 +181,7 @@ end
 local function check_paging(label, args)
   for _, k in ipairs { "offset", "limit" } do
     local v = args[k]
-    if v ~= nil and (math.type(v) ~= "integer" or v < (k == "offset" and 0 or 1)) then
+    if v ~= nil and (compat.math_type(v) ~= "integer" or v < (k == "offset" and 0 or 1)) then
       util.misuse(label, "%s must be a %s integer", k, k == "offset" and "non-negative" or "positive")
     end
   end

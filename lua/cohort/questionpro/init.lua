@@ -17,6 +17,7 @@
 -- The mapping looks at the HTTP status first and QuestionPro's id second, because id 1013
 -- means "no access" with status 403 and "API call limit exceeded" with status 429.
 -- @module cohort.questionpro
+local compat = require "cohort.compat"
 local client_mod = require "cohort.client"
 local Error = require "cohort.error"
 local resource = require "cohort.resource"
@@ -70,7 +71,7 @@ client_mod.styles.qp = {
   end,
   count = function(body)
     local p = body.pagination
-    return type(p) == "table" and math.tointeger(tonumber(p.totalItems)) or nil
+    return type(p) == "table" and compat.tointeger(tonumber(p.totalItems)) or nil
   end,
   next = function(body, req, got)
     if got == 0 then return nil end
@@ -85,7 +86,7 @@ client_mod.styles.qp = {
       if got < per then return nil end
     end
     local nq = copy(q)
-    nq.page = math.tointeger(current + 1)
+    nq.page = compat.tointeger(current + 1)
     return { query = nq }
   end,
 }
@@ -192,10 +193,10 @@ end
 -- @param v the value
 -- @treturn string
 function M.check_id(label, field, v)
-  if math.type(v) == "float" and v == math.floor(v) and v > 0 and v < 2 ^ 53 then
-    v = math.tointeger(v)
+  if compat.math_type(v) == "float" and v == math.floor(v) and v > 0 and v < 2 ^ 53 then
+    v = compat.tointeger(v)
   end
-  if math.type(v) == "integer" and v > 0 then return tostring(v) end
+  if compat.math_type(v) == "integer" and v > 0 then return ("%d"):format(v) end
   if type(v) == "string" and v:match("^%d+$") and #v <= 19 and v:match("[1-9]") then return v end
   util.misuse(label, "%s must be a positive integer id such as 7654321 (got %s)", field,
     type(v) == "string" and ("%q"):format(v) or tostring(v))
@@ -258,15 +259,15 @@ local function attach(c, ops)
 
     local function build(...)
       local n = select("#", ...)
-      local args = table.pack(...)
+      local args = compat.pack(...)
       for i, name in ipairs(names) do args[i] = M.check_id(label, name, args[i]) end
       local extra = args[#names + 1]
       if row.raw_string and type(extra) == "string" then
         if n > #names + 1 then util.misuse(label, "too many arguments") end
-        return { method = method, path = row[2], ids = { table.unpack(args, 1, #names) },
+        return { method = method, path = row[2], ids = { compat.unpack(args, 1, #names) },
           body = extra }
       end
-      local req = resource.build(c, row, label, table.unpack(args, 1, math.max(n, #names)))
+      local req = resource.build(c, row, label, compat.unpack(args, 1, math.max(n, #names)))
       if row.split then
         local body, query = row.split(label, req.body or {}, c)
         req.body, req.query = body, query
@@ -351,7 +352,7 @@ function M.new(opts)
   if auth ~= "header" and auth ~= "query" then
     util.misuse(label, "auth must be \"header\" or \"query\" (got %s)", tostring(auth))
   end
-  if opts.page_size ~= nil and (math.type(opts.page_size) ~= "integer" or opts.page_size < 1
+  if opts.page_size ~= nil and (compat.math_type(opts.page_size) ~= "integer" or opts.page_size < 1
       or opts.page_size > M.MAX_PER_PAGE) then
     util.misuse(label, "page_size must be an integer from 1 to %d", M.MAX_PER_PAGE)
   end

@@ -25,6 +25,7 @@
 -- `time_zones = { IST = "+05:30", CST = "-06:00" }`, which also adds abbreviations cohort does
 -- not know. The original string stays in `resp.timestamp`.
 -- @module cohort.questionpro.responses
+local compat = require "cohort.compat"
 local util = require "cohort.util"
 
 local M = {}
@@ -63,7 +64,7 @@ local MONTHS = { jan = 1, feb = 2, mar = 3, apr = 4, may = 5, jun = 6, jul = 7, 
 local function fmt_offset(minutes)
   local sign = minutes < 0 and "-" or "+"
   minutes = math.abs(minutes)
-  return ("%s%02d:%02d"):format(sign, minutes // 60, minutes % 60)
+  return ("%s%02d:%02d"):format(sign, compat.idiv(minutes, 60), minutes % 60)
 end
 M.format_offset = fmt_offset
 
@@ -73,7 +74,7 @@ function M.parse_offset(v)
   if type(v) == "number" then
     local m = v * 60
     if m ~= math.floor(m) or math.abs(m) > 18 * 60 then return nil end
-    return math.tointeger(m)
+    return compat.tointeger(m)
   end
   if type(v) ~= "string" then return nil end
   local sign, h, m = v:match("^([+-])(%d%d?):?(%d%d)$")
@@ -113,10 +114,10 @@ end
 -- local time zone, unlike os.time).
 local function days_from_civil(y, m, d)
   y = m <= 2 and y - 1 or y
-  local era = (y >= 0 and y or y - 399) // 400
+  local era = compat.idiv(y >= 0 and y or y - 399, 400)
   local yoe = y - era * 400
-  local doy = (153 * ((m + 9) % 12) + 2) // 5 + d - 1
-  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+  local doy = compat.idiv(153 * ((m + 9) % 12) + 2, 5) + d - 1
+  local doe = yoe * 365 + compat.idiv(yoe, 4) - compat.idiv(yoe, 100) + doy
   return era * 146097 + doe - 719468
 end
 
@@ -199,12 +200,12 @@ local function find_question(resp, q)
   if type(q) == "table" then
     id = q.questionID or q.id
     code = q.code or q.questionCode
-  elseif math.type(q) == "integer" or (type(q) == "string" and q:match("^%d+$")) then
+  elseif compat.math_type(q) == "integer" or (type(q) == "string" and q:match("^%d+$")) then
     id = q
   elseif type(q) == "string" and q ~= "" then
     code = q
-  elseif math.type(q) == "float" and q == math.floor(q) then
-    id = math.tointeger(q)
+  elseif compat.math_type(q) == "float" and q == math.floor(q) then
+    id = compat.tointeger(q)
   end
   if id == nil and code == nil then
     util.misuse(label, "question must be a question id (e.g. 12345678), a question code "
@@ -375,12 +376,12 @@ function M.prepare_paging(label, args, client)
   args.per_page = nil
   if per == nil then per = client and client.page_size end
   if per ~= nil then
-    if math.type(per) ~= "integer" or per < 1 or per > 1000 then
+    if compat.math_type(per) ~= "integer" or per < 1 or per > 1000 then
       util.misuse(label, "per_page must be an integer from 1 to 1000 (got %s)", tostring(per))
     end
     args.perPage = per
   end
-  if args.page ~= nil and (math.type(args.page) ~= "integer" or args.page < 1) then
+  if args.page ~= nil and (compat.math_type(args.page) ~= "integer" or args.page < 1) then
     util.misuse(label, "page must be an integer from 1 (got %s)", tostring(args.page))
   end
   return args
@@ -408,7 +409,7 @@ function M.prepare_filter(label, args, client)
         end
       elseif k == "result_mode" then
         local code = M.RESULT_MODES[v]
-        if code == nil and math.type(v) == "integer" and v >= 0 and v <= 3 then code = v end
+        if code == nil and compat.math_type(v) == "integer" and v >= 0 and v <= 3 then code = v end
         if code == nil then
           util.misuse(label, "result_mode must be one of all, started, completed, terminated "
             .. "(or 0..3) (got %s)", tostring(v))
@@ -434,7 +435,7 @@ M.RESPONSE_FIELDS = {
 }
 
 local function is_int(v)
-  return math.type(v) == "integer" or (math.type(v) == "float" and v == math.floor(v))
+  return compat.math_type(v) == "integer" or (compat.math_type(v) == "float" and v == math.floor(v))
 end
 
 --- Check a response body: `responseSet` is a non-empty array of `{questionID = <integer>,

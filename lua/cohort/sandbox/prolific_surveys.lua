@@ -117,7 +117,8 @@ end
 -- One page by offset/limit: {results, meta = {count}}. `items` already shaped.
 -- No `_links` here: Prolific's offset lists (surveys, responses, hook events) document only
 -- `results`, and clients page them by computing the next offset from `limit` and the count.
-function H.paginate_offset(ctx, items, default_limit)
+-- `shape(item)`, when given, makes the list entry of an item: only for the page's slice.
+function H.paginate_offset(ctx, items, default_limit, shape)
   local q = ctx.query
   local limit, offset = default_limit or 20, 0
   if q.limit ~= nil then
@@ -132,7 +133,9 @@ function H.paginate_offset(ctx, items, default_limit)
   local n = #items
   if offset > 0 and offset >= n then return util.prolific_error(404, "Invalid offset: past the last item.") end
   local results = {}
-  for i = offset + 1, math.min(offset + limit, n) do results[#results + 1] = items[i] end
+  for i = offset + 1, math.min(offset + limit, n) do
+    results[#results + 1] = shape and shape(items[i]) or items[i]
+  end
   return util.json(200, { results = util.array(results), meta = { count = n } })
 end
 
@@ -400,9 +403,7 @@ M.routes = {
   { "GET", "surveys/{survey_id}/responses", function(ctx, p)
       local s, e = survey_or_404(ctx, p.survey_id)
       if not s then return table.unpack(e) end
-      local items = {}
-      for _, r in ipairs(responses_of(ctx.app, s._id)) do items[#items + 1] = list_item(r) end
-      return H.paginate_offset(ctx, items)
+      return H.paginate_offset(ctx, responses_of(ctx.app, s._id), nil, list_item)
     end },
   { "POST", "surveys/{survey_id}/responses", create_response },
   { "DELETE", "surveys/{survey_id}/responses", function(ctx, p)
