@@ -64,7 +64,8 @@ local function copy(t)
   return c
 end
 
-local function set_of(list)
+--- A set from a list (nil stays nil): the allowed keys of an operation row.
+function M.set_of(list)
   if list == nil then return nil end
   local s = {}
   for _, k in ipairs(list) do s[k] = true end
@@ -126,8 +127,8 @@ function M.attach(client, ops, families)
   for op_id, row in pairs(ops) do
     row.id = op_id
     row._placeholders = M.placeholders(row[2])
-    row._query = set_of(row.query)
-    row._body = set_of(row.body)
+    row._query = M.set_of(row.query)
+    row._body = M.set_of(row.body)
     local res = M.resource(client, row[3])
     local lname = row[4]
     local label = ("%s.%s:%s()"):format(client.name, row[3], lname)

@@ -202,13 +202,6 @@ function M.check_id(label, field, v)
     type(v) == "string" and ("%q"):format(v) or tostring(v))
 end
 
-local function set_of(list)
-  if list == nil then return nil end
-  local s = {}
-  for _, k in ipairs(list) do s[k] = true end
-  return s
-end
-
 -- Iterate over every item of every page of a POST request, sending the body with each page.
 local function iterate_post(c, spec, req)
   local current, page, i = req, nil, 0
@@ -250,8 +243,8 @@ local function attach(c, ops)
   for op_id, row in pairs(ops) do
     row.id = op_id
     row._placeholders = resource.placeholders(row[2])
-    row._query = set_of(row.query)
-    row._body = set_of(row.body)
+    row._query = resource.set_of(row.query)
+    row._body = resource.set_of(row.body)
     local res = resource.resource(c, row[3])
     local method, lname = row[1], row[4]
     local label = ("questionpro.%s:%s()"):format(row[3], lname)

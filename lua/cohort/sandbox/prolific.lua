@@ -529,15 +529,7 @@ end
 
 -- ctx.segs starts with "api", "v1".
 function M.handle(ctx)
-  local ok, handler, caps = util.route(M.routes, ctx.req, ctx.segs, 3)
-  if ok then return handler(ctx, caps) end
-  if handler == "method_not_allowed" then
-    local status, headers, body = util.prolific_error(405,
-      string.format('Method "%s" not allowed.', ctx.req.method))
-    headers.Allow = table.concat(caps, ", ")
-    return status, headers, body
-  end
-  return util.prolific_error(404, "Not found: " .. ctx.path)
+  return util.dispatch_prolific(M.routes, ctx, 3)
 end
 
 return M

@@ -132,6 +132,20 @@ end
 
 -- Runs a route table: rows { method, "path/{x}/", handler }. Returns handler results, or
 -- nil, "not_found" / nil, "method_not_allowed", allowed.
+--- Answer a request from a route table with Prolific's envelope for a wrong method (405, with
+-- Allow) or an unknown path (404). `from`: the first path segment the table's patterns match.
+function M.dispatch_prolific(routes, ctx, from)
+  local ok, handler, caps = M.route(routes, ctx.req, ctx.segs, from)
+  if ok then return handler(ctx, caps) end
+  if handler == "method_not_allowed" then
+    local status, headers, body = M.prolific_error(405,
+      string.format('Method "%s" not allowed.', ctx.req.method))
+    headers.Allow = table.concat(caps, ", ")
+    return status, headers, body
+  end
+  return M.prolific_error(404, "Not found: " .. ctx.path)
+end
+
 function M.route(routes, req, segs, from)
   local allowed = {}
   for _, r in ipairs(routes) do
