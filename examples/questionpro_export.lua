@@ -47,15 +47,16 @@ end)
 if not ok then fail(ierr) end
 
 -- Column widths, then the table.
+local ulen = require("cohort.compat").utf8_len -- utf8.len, also on LuaJIT/5.1
 local widths = {}
-for i, h in ipairs(header) do widths[i] = utf8.len(h) end
+for i, h in ipairs(header) do widths[i] = ulen(h) end
 for _, row in ipairs(rows) do
-  for i, cell in ipairs(row) do widths[i] = math.max(widths[i], utf8.len(cell) or #cell) end
+  for i, cell in ipairs(row) do widths[i] = math.max(widths[i], ulen(cell) or #cell) end
 end
 local function line(cells)
   local out = {}
   for i, cell in ipairs(cells) do
-    out[i] = cell .. string.rep(" ", widths[i] - (utf8.len(cell) or #cell))
+    out[i] = cell .. string.rep(" ", widths[i] - (ulen(cell) or #cell))
   end
   print((table.concat(out, "  "):gsub("%s+$", "")))
 end

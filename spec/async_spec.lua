@@ -74,7 +74,7 @@ describe("non-blocking use", function()
     assert.are.equal("60a42f4c693c29420793cb73", me.id)
   end)
 
-  it("each{} and all{} work inside a task", function()
+  it("each{} and all{} work inside a task #yield_across_c", function()
     local t = p:spawn(function()
       local n = 0
       for _ in p.submissions:each { study = STUDY } do n = n + 1 end

@@ -17,6 +17,8 @@ describe("docs/prolific.md", function()
     for i = 1, t.n do t[i] = tostring(t[i]) end
     printed[#printed + 1] = table.concat(t, "\t")
   end
+  -- the guide's blocks call table.unpack: LuaJIT and 5.1 have it as `unpack`
+  local table = setmetatable({ unpack = table.unpack or unpack }, { __index = table })
 
   local function raises(pattern, fn)
     local before = #env.requests()
@@ -251,7 +253,7 @@ describe("docs/prolific.md", function()
 
     assert(waiting[3]:request_return{ "You took part in this study twice." })
 
-    local rest = { (table.unpack or unpack)(waiting, 4) }            -- Submission objects or ids, at most 1,000
+    local rest = { table.unpack(waiting, 4) }            -- Submission objects or ids, at most 1,000
     assert(p.submissions:bulk_approve{ study = STUDY, ids = rest })
 
     local _, err = waiting[1]:approve()                  -- not AWAITING REVIEW any more

@@ -28,8 +28,7 @@ do
   end
   root = root or "."
   local lpath = os.getenv("COHORT_LUA_PATH") or (root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua")
-  local cpath = os.getenv("COHORT_LUA_CPATH") or os.getenv("COHORT_HOST_BUILD") and
-    (os.getenv("COHORT_HOST_BUILD") .. "/?.so") or (root .. "/build/jit/?.so")
+  local cpath = os.getenv("COHORT_LUA_CPATH") or (root .. "/build/jit/?.so")
   package.path = lpath .. ";" .. package.path
   package.cpath = cpath .. ";" .. package.cpath
 end
@@ -90,7 +89,8 @@ local trial_no = 0
 local phase, phase_t = "start", 0  -- start | wait | stimulus | feedback | done
 local stimulus, outcome, rt, feedback = nil, nil, nil, ""
 local sim_key_at, sim_key    -- headless: when the simulated participant presses which key
-local frames, drain_started = 0, nil
+local frames, drain_started, next_frame_at = 0, nil, nil
+local finished = 0           -- trials answered (or missed), whether saved yet or not
 local clock = 0
 local log_lines = {}
 
@@ -107,6 +107,7 @@ local function timing(interactive, simulated) return headless and simulated or i
 
 -- Save one trial as a survey response; never blocks: a task posts it while frames go on.
 local function save_trial(n, trial)
+  finished = finished + 1
   pending = pending + 1
   local task = p:spawn(function()
     return assert(survey:add_response { participant_id = opts.participant or PARTICIPANT,
@@ -225,18 +226,19 @@ function love.update(dt)
   if headless then
     if frames >= opts.frames and not drain_started then
       drain_started = love.timer.getTime()
-      log("frame %d reached: %d/%d trials run, %d saved, %d in flight", frames, trial_no,
+      log("frame %d reached: %d/%d trials finished, %d saved, %d in flight", frames, finished,
         opts.trials, saved, pending)
     end
     if drain_started and (pending == 0 or love.timer.getTime() - drain_started > 10) then
-      local all = trial_no == opts.trials and saved == opts.trials and failed == 0
-      log("frames=%d trials=%d saved=%d failed=%d pending=%d survey=%s", frames, trial_no, saved,
+      local all = finished == opts.trials and saved == opts.trials and failed == 0
+      log("frames=%d trials=%d saved=%d failed=%d pending=%d survey=%s", frames, finished, saved,
         failed, pending, survey and (survey._id or survey.id) or "none")
       love.event.quit(all and 0 or 1)
     end
-    -- about 60 frames a second even where vsync does nothing (xvfb)
-    local spare = 1 / 60 - dt
-    if spare > 0 then love.timer.sleep(spare) end
+    -- 60 frames a second even where vsync does nothing (xvfb): sleep to the next 1/60 s mark
+    local now = love.timer.getTime()
+    next_frame_at = math.max((next_frame_at or now) + 1 / 60, now)
+    if next_frame_at > now then love.timer.sleep(next_frame_at - now) end
   end
 end
 

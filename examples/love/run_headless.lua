@@ -2,14 +2,14 @@
 -- number of frames, then checks through the Lua API that every trial arrived as a survey
 -- response. `make love-test` runs it; exit status 0 when all is well.
 --
---   LOVE_FRAMES=240 LOVE_TRIALS=5 lua5.4 examples/love/run_headless.lua
+--   LOVE_FRAMES=480 LOVE_TRIALS=5 lua5.4 examples/love/run_headless.lua
 --
 -- Needs love (11.x), xvfb-run and cohort's core built for LuaJIT (build/jit/cohort/core.so, or
 -- $COHORT_HOST_BUILD/cohort/core.so).
 local cohort = require "cohort"
 local sandbox = require "cohort.sandbox"
 
-local FRAMES = tonumber(os.getenv("LOVE_FRAMES")) or 240
+local FRAMES = tonumber(os.getenv("LOVE_FRAMES")) or 480
 local TRIALS = tonumber(os.getenv("LOVE_TRIALS")) or 5
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
@@ -28,8 +28,10 @@ local survey = assert(p.surveys:create { researcher_id = me.id, title = "Reactio
   } })
 
 local root = os.getenv("PWD") or "."
-local cmd = ("COHORT_ROOT=%s xvfb-run -a love %s --sandbox %s --token %s --survey %s --frames %d --trials %d 2>&1")
-  :format(q(root), q(root .. "/examples/love"), q(sb.url), q(sb.token), q(survey._id), FRAMES, TRIALS)
+local cpath = (os.getenv("COHORT_HOST_BUILD") or (root .. "/build/jit")) .. "/?.so"
+local cmd = ("COHORT_ROOT=%s COHORT_LUA_CPATH=%s xvfb-run -a love %s --sandbox %s --token %s --survey %s "
+  .. "--frames %d --trials %d 2>&1"):format(q(root), q(cpath), q(root .. "/examples/love"), q(sb.url),
+  q(sb.token), q(survey._id), FRAMES, TRIALS)
 print("$ " .. cmd)
 local h = io.popen(cmd .. '; echo "__exit=$?"', "r")
 local out = h:read("*a")

@@ -41,6 +41,25 @@ function M.current()
   return co and tasks_by_co[co] or nil
 end
 
+--- pcall that a task may yield through. Where the VM allows a yield across pcall (Lua 5.2+,
+-- LuaJIT) this is pcall itself; on plain Lua 5.1 `f` runs in a coroutine that belongs to the
+-- same task, and its yields are passed on to the scheduler and the answers back to it.
+-- @tparam function f
+-- @param ... arguments for `f`
+-- @return what pcall returns
+function M.pcall(f, ...)
+  local task = M.current()
+  if compat.yield_across_pcall or task == nil then return pcall(f, ...) end
+  local co = coroutine.create(f)
+  tasks_by_co[co] = task
+  local res = compat.pack(coroutine.resume(co, ...))
+  while coroutine.status(co) ~= "dead" do
+    res = compat.pack(coroutine.resume(co, coroutine.yield(compat.unpack(res, 2, res.n))))
+  end
+  tasks_by_co[co] = nil
+  return compat.unpack(res, 1, res.n)
+end
+
 local function finish(task, ok, ...)
   running_count = running_count - 1
   if ok then
@@ -241,7 +260,7 @@ function M.map(items, fn, opts)
     while next_i < n do
       next_i = next_i + 1
       local i = next_i
-      local ok, v, err = pcall(fn, items[i], i)
+      local ok, v, err = M.pcall(fn, items[i], i)
       if not ok then v, err = nil, v end
       if v == nil then
         errors[i] = err

@@ -395,8 +395,15 @@ end
 --- Every item of every page in one array (or nil, err).
 function Client:collect(spec, req)
   local out = {}
-  local ok, err = pcall(function()
-    for item in self:iterate(spec, req) do out[#out + 1] = item end
+  -- the iterator is called directly, not by `for`, and under async.pcall: on plain Lua 5.1 a
+  -- task cannot yield from inside a for-in iterator or a pcall
+  local ok, err = async.pcall(function()
+    local it = self:iterate(spec, req)
+    local item = it()
+    while item ~= nil do
+      out[#out + 1] = item
+      item = it()
+    end
   end)
   if not ok then
     if Error.is(err) then return nil, err end

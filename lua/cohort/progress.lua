@@ -39,7 +39,7 @@ function M.is_terminal()
     if term == nil or term == "" or term == "dumb" then
       tty_cache = false
     else
-      tty_cache = os.execute("test -t 2") == true
+      tty_cache = compat.execute("test -t 2") == true
     end
   end
   return tty_cache

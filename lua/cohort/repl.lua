@@ -425,7 +425,7 @@ function Session:feed(line)
   end
   if not fn then fn, err = compat.load(chunk, "=stdin", "t", self.env) end
   if not fn then
-    if err:find("<eof>$") then
+    if err:find("<eof>'?$") then -- LuaJIT quotes it: near '<eof>'
       self.buffer = chunk
       return "more"
     end

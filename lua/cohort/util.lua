@@ -9,7 +9,10 @@ local function blame()
   for level = 3, 40 do
     local info = debug.getinfo(level, "S")
     if info == nil then return 1 end
-    if info.what ~= "C" and not info.source:find("[/\\]cohort[/\\]") then return level - 1 end
+    -- "tail": Lua 5.1's placeholder for a frame a tail call replaced
+    if info.what ~= "C" and info.what ~= "tail" and not info.source:find("[/\\]cohort[/\\]") then
+      return level - 1
+    end
   end
   return 1
 end

@@ -34,6 +34,14 @@ local function read_all(path)
   return s
 end
 
+-- Closes the launcher's pipe and returns the server's exit status. The shell also prints it,
+-- since close() gives no status on Lua 5.1 and LuaJIT.
+local function reap(handle)
+  local rest = handle:read("*a") or ""
+  local _, _, code = handle:close()
+  return code or tonumber(rest:match("exit (%d+)"))
+end
+
 local function alive(pid)
   local ok = os.execute(("kill -0 %d 2>/dev/null"):format(pid))
   return ok == true or ok == 0 -- 5.1/LuaJIT: the exit status
@@ -61,11 +69,13 @@ function M.start(opts)
   local ready_file = os.tmpname()
   local log_file = opts.log_file or os.tmpname()
   local cmd = { "LUA_PATH=" .. q(package.path), "LUA_PATH_5_4=" .. q(package.path),
-                "LUA_CPATH=" .. q(package.cpath), "LUA_CPATH_5_4=" .. q(_VERSION == "Lua 5.4" and package.cpath or os.getenv("LUA_CPATH_5_4") or ";;"),
+                -- the server is Lua 5.4: from another Lua (LuaJIT, 5.1, 5.3) it keeps 5.4's C paths
+                "LUA_CPATH=" .. q(package.cpath), "LUA_CPATH_5_4=" .. q(_VERSION == "Lua 5.4"
+                  and package.cpath or os.getenv("LUA_CPATH_5_4") or ";;"),
                 q(bin) }
   for _, a in ipairs(args) do cmd[#cmd + 1] = q(a) end
   local line = table.concat(cmd, " ") .. " >" .. q(ready_file) .. " 2>>" .. q(log_file)
-    .. " </dev/null & echo $!; wait $!"
+    .. " </dev/null & echo $!; wait $!; s=$?; echo \"exit $s\"; exit $s"
   local handle = assert(io.popen("exec /bin/sh -c " .. q(line), "r"))
   local pid = tonumber(handle:read("*l") or "")
   if not pid then
@@ -82,7 +92,7 @@ function M.start(opts)
     if url then break end
     if not alive(pid) or waited >= timeout then
       if alive(pid) then os.execute(("kill %d 2>/dev/null"):format(pid)) end
-      local _, _, code = handle:close()
+      local code = reap(handle)
       os.remove(ready_file)
       local log = read_all(log_file) or ""
       return nil, string.format("cohort.sandbox.start: %s %s (exit %s)%s", bin,
@@ -107,7 +117,7 @@ function Sandbox:stop()
   if self._stopped then return true, self.exit_code end
   self._stopped = true
   os.execute(("kill %d 2>/dev/null"):format(self.pid))
-  local _, _, code = self._handle:close()
+  local code = reap(self._handle)
   self._handle = nil
   self.exit_code = code
   if self._remove_log then os.remove(self.log_file) end
