@@ -138,4 +138,56 @@ describe("non-blocking use", function()
     assert.are.equal("60a42f4c693c29420793cb73", id)
     assert.are.equal(404, status)
   end)
+
+  describe("bulk helpers", function()
+    it("submissions:get_many fetches in input order with per-item errors, checking ids first", function()
+      local all = assert(p.submissions:all { study = STUDY })
+      local ids = { all[1].id, "000000000000000000000000", all[3] }
+      local subs, errors = p.submissions:get_many(ids, { concurrency = 4 })
+      assert.are.equal(3, subs.n)
+      assert.are.equal(all[1].id, subs[1].id)
+      assert.is_nil(subs[2])
+      assert.are.equal(404, errors[2].status)
+      assert.are.equal(all[3].id, subs[3].id)
+      assert.are.equal(1, errors.count)
+      env.control("DELETE", "requests")
+      assert.has_error(function() p.submissions:get_many({ all[1].id, "bad id" }) end,
+        "cohort: prolific.submissions:get_many(): item 2: id must be a non-empty id string without spaces (got \"bad id\")")
+      assert.has_error(function() p.submissions:get_many(ids, { concurency = 2 }) end)
+      assert.are.equal(0, #env.requests())
+    end)
+
+    it("surveys:add_responses posts many Prolific survey responses", function()
+      local me = assert(p.users:me())
+      local s = assert(p.surveys:create { researcher_id = me.id, title = "Bulk",
+        questions = { { title = "Tea or coffee?", type = "single",
+          answers = { { value = "Tea" }, { value = "Coffee" } } } } })
+      local q1 = s.questions[1]
+      local bodies = {}
+      for i = 1, 12 do
+        bodies[i] = { participant_id = ("%024x"):format(i), submission_id = ("%024x"):format(100 + i),
+          questions = { { question_id = q1.id, question_title = q1.title,
+            answers = { { answer_id = q1.answers[i % 2 + 1].id, value = q1.answers[i % 2 + 1].value } } } } }
+      end
+      local saved, errors = p.surveys:add_responses(s._id, bodies, { concurrency = 6 })
+      assert.are.equal(0, errors.count)
+      assert.are.equal(12, saved.n)
+      assert.are.equal(("%024x"):format(7), saved[7].participant_id)
+      assert.are.equal(12, #assert(p.surveys:all_responses(s._id)))
+    end)
+
+    it("questionpro responses:create_many posts many responses", function()
+      local q = env.questionpro()
+      local body = { responseSet = {
+        { questionID = 12345678, answerValues = { { answerID = 123456789 } } } } }
+      local list = {}
+      for i = 1, 10 do list[i] = body end
+      local before = #assert(q.responses:all(7654321))
+      local saved, errors = q.responses:create_many(7654321, list, { concurrency = 5 })
+      assert.are.equal(0, errors.count, tostring(errors[1]))
+      assert.are.equal(10, saved.n)
+      assert.are.equal(before + 10, #assert(q.responses:all(7654321)))
+      assert.has_error(function() q.responses:create_many(7654321, { body, { responseSet = { { questionID = "x" } } } }) end)
+    end)
+  end)
 end)

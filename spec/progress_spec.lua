@@ -140,4 +140,39 @@ print("rows " .. n)
       assert.is_nil(out:find(sb.token, 1, true))
     end)
   end)
+
+  describe("long operations of the library", function()
+    local env = require "support.env"
+    local q = require("cohort.sandbox").shell_quote
+
+    local function run(code, pty)
+      local sb = env.sandbox()
+      local cmd = ("TERM=xterm PROLIFIC_TOKEN=%s PROLIFIC_URL=%s LUA_PATH=%s LUA_CPATH=%s %s -e %s")
+        :format(q(sb.token), q(sb.url), q(package.path), q(package.cpath),
+          q(arg and arg[-1] or "lua5.4"), q(code))
+      if pty then cmd = "script -qec " .. q(cmd) .. " /dev/null </dev/null" end
+      return env.run(cmd)
+    end
+
+    it("all{} that takes over half a second shows a bar with the server's total; progress = false does not", function()
+      env.control("POST", "latency", { ms = 150 })
+      local code = [[
+        local p = require("cohort").prolific(arg and arg[1] == "off" and { progress = false } or nil)
+        local all = assert(p.submissions:all{ study = "60aca280709ee40ec37d4885", page_size = 5 },
+          nil, nil)
+        print("got " .. #all)
+      ]]
+      local out, status = run(code, true)
+      assert.are.equal(0, status, out)
+      assert.truthy(out:find("Submission  45/45", 1, true), out)
+      assert.truthy(out:find("got 45", 1, true), out)
+      local quiet = run(code:gsub('arg and arg%[1%] == "off"', "true"), true)
+      assert.is_nil(quiet:find("Submission  ", 1, true), quiet)
+      assert.truthy(quiet:find("got 45", 1, true), quiet)
+      env.control("POST", "latency", { ms = 0 })
+      -- quick: no bar at all, even on a terminal
+      local fast = run(code, true)
+      assert.is_nil(fast:find("Submission  ", 1, true), fast)
+    end)
+  end)
 end)

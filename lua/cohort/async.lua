@@ -243,12 +243,15 @@ end
 -- Blocks outside a task, yields inside one.
 -- @tparam table items an array
 -- @tparam function fn returns a value, or nil, err
--- @tparam[opt] table opts `concurrency` (default 8, at most 64)
+-- @tparam[opt] table opts `concurrency` (default 8, at most 64), `progress` (a bar on stderr
+--   when it is a terminal; `false` turns it off), `label` (the bar's label)
 -- @treturn table values, in input order (`values.n` = number of items; nil where one failed)
 -- @treturn table errors, by index (`errors.count` = how many failed)
 function M.map(items, fn, opts)
   opts = opts or {}
   local n = #items
+  local bar = require("cohort.progress").new { label = opts.label or "items", total = n,
+    enabled = opts.progress, delay = 0.5 }
   local conc = opts.concurrency or 8
   if compat.math_type(conc) ~= "integer" or conc < 1 then
     error("cohort: map(): concurrency must be a positive integer", 2)
@@ -268,14 +271,16 @@ function M.map(items, fn, opts)
       else
         values[i] = v
       end
+      bar:add(1)
     end
   end
   local workers = {}
   for k = 1, conc do workers[k] = M.spawn(worker) end
   for _, w in ipairs(workers) do
     local ok, err = M.wait(w)
-    if ok == nil and err ~= nil then error(err, 0) end
+    if ok == nil and err ~= nil then bar:finish(); error(err, 0) end
   end
+  bar:finish()
   return values, errors
 end
 

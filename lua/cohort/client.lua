@@ -47,7 +47,8 @@ end
 --   `secret`, `timeout`, `connect_timeout`, `ca_file`, `max_size`, `page_size`, `name`,
 --   `max_connections`, `retries` (attempts in all, default 4), `retry_base`, `retry_cap`,
 --   `retry_budget` (seconds), `debug` (true: a line per request on stderr; or a
---   function(line); default on when `$COHORT_DEBUG` is set — URLs shown are redacted)
+--   function(line); default on when `$COHORT_DEBUG` is set — URLs shown are redacted),
+--   `progress` (progress bars of long operations: nil = when stderr is a terminal, false = never)
 -- @treturn Client
 function M.new(cfg)
   local ok, session = pcall(core.session, {
@@ -68,6 +69,7 @@ function M.new(cfg)
   end
   return setmetatable({
     debug = debug or nil,
+    progress = cfg.progress,
     platform = cfg.platform,
     name = cfg.name or cfg.platform,
     base_url = cfg.base_url,
@@ -322,7 +324,7 @@ end
 -- an item repeated from the page before (pages overlapping) is dropped; a 404 on a page after the first means the end; a `next` link to
 -- another origin is refused (credentials never leave the API's host). Errors are raised (the
 -- cohort.Error object), since nil ends a loop.
-function Client:iterate(spec, req)
+function Client:iterate(spec, req, on_page)
   local function key_of(r)
     return r.url or core.build_url { base = self.base_url, path = r.path, ids = r.ids,
       query = r.query }
@@ -351,6 +353,7 @@ function Client:iterate(spec, req)
         end
         page, i = p, 0
         prev_ids, seen_ids = seen_ids, {}
+        if on_page then on_page(p) end
         local nxt = p._next
         if nxt and #p > 0 then
           local r = derive(req, { url = nxt.url, query = nxt.query or req.query })
@@ -393,18 +396,28 @@ function Client:iterate(spec, req)
 end
 
 --- Every item of every page in one array (or nil, err).
+-- A progress bar on stderr (when it is a terminal, after half a second, and unless the call or
+-- the client says `progress = false`) counts the items against the server's total.
 function Client:collect(spec, req)
   local out = {}
+  local enabled = req.progress
+  if enabled == nil then enabled = self.progress end
+  local bar = require("cohort.progress").new { label = spec.class or "items", enabled = enabled,
+    delay = 0.5 }
   -- the iterator is called directly, not by `for`, and under async.pcall: on plain Lua 5.1 a
   -- task cannot yield from inside a for-in iterator or a pcall
   local ok, err = async.pcall(function()
-    local it = self:iterate(spec, req)
+    local it = self:iterate(spec, req, function(page)
+      if page.count and not bar.total then bar:set_total(page.count) end
+    end)
     local item = it()
     while item ~= nil do
       out[#out + 1] = item
+      bar:add(1)
       item = it()
     end
   end)
+  bar:finish()
   if not ok then
     if Error.is(err) then return nil, err end
     error(err, 0)

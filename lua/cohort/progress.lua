@@ -85,7 +85,9 @@ end
 -- @tparam table opts `label` (string shown first, default `"progress"`), `total` (expected
 --   count, optional), `enabled` (`true`, `false` or `nil` = when stderr is a terminal),
 --   `stream` (a file to draw on, default `io.stderr`), `width` (columns, default `$COLUMNS` or 80),
---   `clock` (a function returning seconds, default the core's monotonic clock; for tests)
+--   `clock` (a function returning seconds, default the core's monotonic clock; for tests),
+--   `delay` (seconds: draw only once the work has taken that long, so quick operations leave
+--   no trace; default 0 — cohort's own long operations use 0.5)
 -- @treturn Bar
 function M.new(opts)
   opts = opts or {}
@@ -93,7 +95,7 @@ function M.new(opts)
     error("cohort: progress.new(): expected a table of options, got " .. type(opts), 2)
   end
   for k in pairs(opts) do
-    if not ({ label = 1, total = 1, enabled = 1, stream = 1, width = 1, clock = 1 })[k] then
+    if not ({ label = 1, total = 1, enabled = 1, stream = 1, width = 1, clock = 1, delay = 1 })[k] then
       error(("cohort: progress.new(): unknown option '%s'"):format(tostring(k)), 2)
     end
   end
@@ -115,6 +117,7 @@ function M.new(opts)
     _started = now(),
     _drawn = nil,
     _finished = false,
+    _delay = opts.delay or 0,
   }, Bar)
   return self
 end
@@ -165,6 +168,7 @@ end
 function Bar:_draw(force)
   if not self.enabled then return end
   local t = self._now()
+  if not self._drawn and t - self._started < self._delay then return end -- not yet, or never
   if not force and self._drawn and t - self._drawn < M.INTERVAL then return end
   self._drawn = t
   -- \r, the line, then erase to the end of the line (the previous text may have been longer)
@@ -209,7 +213,7 @@ end
 function Bar:finish()
   if self._finished then return self end
   self._finished = true
-  if self.enabled then
+  if self.enabled and (self._drawn or self._delay == 0) then -- a bar never shown stays unshown
     self:_draw(true)
     self.stream:write("\n")
     if self.stream.flush then self.stream:flush() end

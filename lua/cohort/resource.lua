@@ -25,8 +25,8 @@ local M = {}
 
 -- Per-call options, the table after the arguments: `retries` (attempts in all), `retry_unsafe`
 -- (retry even though the operation is not safe to repeat — only when you know why),
--- `timeout` (seconds).
-local CALL_OPTIONS = { retries = true, retry_unsafe = true, timeout = true }
+-- `timeout` (seconds), `progress` (`all`: a bar on stderr when it is a terminal; false: none).
+local CALL_OPTIONS = { retries = true, retry_unsafe = true, timeout = true, progress = true }
 
 local Resource = { __name = "cohort.Resource" }
 Resource.__index = Resource
@@ -107,7 +107,7 @@ function M.build(client, row, label, ...)
   if row.prepare then args = row.prepare(label, args, client) or args end
   local req = { method = method, path = path, ids = ids, idempotent = row.idempotent }
   if opts then
-    req.retries, req.timeout = opts.retries, opts.timeout
+    req.retries, req.timeout, req.progress = opts.retries, opts.timeout, opts.progress
     if opts.retry_unsafe then req.idempotent = true end
   end
   if method == "GET" or method == "DELETE" then
@@ -118,6 +118,35 @@ function M.build(client, row, label, ...)
     req.body = args
   end
   return req
+end
+
+--- Run one operation for many argument lists, `concurrency` at a time: every request is built
+-- (and so checked) before the first is sent, so a misuse raises with nothing sent; then the
+-- calls go out through `client:map`, results in input order with per-item errors.
+-- @tparam table row the operation row
+-- @tparam string label the bulk method's name for misuse errors
+-- @tparam table packs an array of argument lists (`{id, body}` …)
+-- @tparam[opt] table opts `concurrency` (default 8, at most 64), `progress`
+-- @treturn table values (`n` = count; nil where an item failed)
+-- @treturn table errors by index (`count` = how many failed)
+function M.bulk(client, row, label, packs, opts)
+  if type(packs) ~= "table" then util.misuse(label, "expected an array") end
+  opts = opts or {}
+  if type(opts) ~= "table" then util.misuse(label, "options must be a table") end
+  util.check_keys(label, opts, { concurrency = true, progress = true })
+  local reqs = {}
+  for i, pack in ipairs(packs) do
+    local ok, req = pcall(M.build, client, row, label, compat.unpack(pack, 1, pack.n or #pack))
+    if not ok then
+      util.misuse(label, "item %d: %s", i, (tostring(req):gsub("^.-cohort: .-%(%): ", "")))
+    end
+    reqs[i] = req
+  end
+  return client:map(reqs, function(req)
+    local value, err = client:send(req)
+    if value == nil then return nil, err end
+    return row.class and client:wrap(row.class, value) or value
+  end, { concurrency = opts.concurrency, progress = opts.progress, label = label })
 end
 
 --- Attach the methods of every row of `ops` to `client`. `families` maps a resource name to its

@@ -165,7 +165,8 @@ end
 -- an interrupted payment to them is counted as made, never doubled); the rest are paid.
 -- Every row is checked before anything is sent.
 -- @tparam table args `study` (id or Study), `bonuses` (rows as for `setup`, any number),
---   `journal` (file path, optional), `batch_size` (at most 200, the default)
+--   `journal` (file path, optional), `batch_size` (at most 200, the default), `progress`
+--   (a bar on stderr when it is a terminal; false: none)
 -- @treturn[1] table `{paid = rows, skipped = rows, verified = rows, batches = {BonusBatch id…}}`
 -- @return[2] nil
 -- @treturn[2] cohort.Error (what was done before it stays done and journaled)
@@ -173,7 +174,8 @@ function M.resource_methods.pay_all(res, args)
   local label = "prolific.bonuses:pay_all()"
   local journal = require "cohort.journal"
   if type(args) ~= "table" then util.misuse(label, "expected a table {study =, bonuses =}") end
-  util.check_keys(label, args, { study = true, bonuses = true, journal = true, batch_size = true })
+  util.check_keys(label, args, { study = true, bonuses = true, journal = true, batch_size = true,
+    progress = true })
   local study = type(args.study) == "table" and args.study.id or args.study
   util.check_id(label, "study", study)
   local size = args.batch_size or M.MAX_ROWS
@@ -194,11 +196,15 @@ function M.resource_methods.pay_all(res, args)
   local j = journal.from_opts(label, args)
   local run = { paid = 0, skipped = 0, verified = 0, batches = {} }
   local known = {} -- submission:amount -> payments this run knows were made
+  local bar = require("cohort.progress").new { label = "bonuses", total = #rows, delay = 0.5,
+    enabled = args.progress == nil and client.progress or args.progress }
   local function fail(err)
+    bar:finish()
     if j then j:close() end
     return nil, err
   end
   for bi, chunk in ipairs(chunks) do
+    bar:set(run.paid + run.skipped + run.verified)
     local key = ("bonus:%s:%d:%s"):format(study, bi, journal.digest(chunk.csv))
     local done = j and j:outcome(key, "pay")
     if done and done.ok then
@@ -245,6 +251,8 @@ function M.resource_methods.pay_all(res, args)
       end
     end
   end
+  bar:set(run.paid + run.skipped + run.verified)
+  bar:finish()
   if j then j:close() end
   return run
 end

@@ -18,7 +18,7 @@ M.DEFAULT_URL = "https://api.prolific.com"
 
 local OPTIONS = { token = true, base_url = true, timeout = true, connect_timeout = true,
   retries = true, ca_file = true, max_size = true, page_size = true, max_connections = true,
-  retry_base = true, retry_cap = true, retry_budget = true, debug = true, insecure = true }
+  retry_base = true, retry_cap = true, retry_budget = true, debug = true, progress = true, insecure = true }
 
 --- Make a Prolific client.
 -- @tparam[opt] table opts `token` (default `$PROLIFIC_TOKEN`), `base_url` (default
@@ -52,7 +52,7 @@ function M.new(opts)
     timeout = opts.timeout, connect_timeout = opts.connect_timeout, ca_file = opts.ca_file,
     max_size = opts.max_size, page_size = opts.page_size, max_connections = opts.max_connections,
     retries = opts.retries, retry_base = opts.retry_base, retry_cap = opts.retry_cap,
-    retry_budget = opts.retry_budget, debug = opts.debug,
+    retry_budget = opts.retry_budget, debug = opts.debug, progress = opts.progress,
   }
   local families = {}
   for _, name in ipairs(operations.FAMILIES) do

@@ -388,6 +388,22 @@ function M.tostring(sub)
     tostring(sub.status), util.short_id(sub.participant or sub.participant_id))
 end
 
+--- Fetch many submissions (the detail form), `concurrency` at a time.
+--
+--     local subs, errors = p.submissions:get_many(ids, { concurrency = 16 })
+--
+-- @tparam table ids submission ids (or Submission objects); all are checked before sending
+-- @tparam[opt] table opts `concurrency` (default 8, at most 64), `progress`
+-- @treturn table Submissions in input order (`n` = count; nil where one failed)
+-- @treturn table errors by index (`count` = how many failed)
+function M.resource_methods.get_many(res, ids, opts)
+  local label = "prolific.submissions:get_many()"
+  if type(ids) ~= "table" then util.misuse(label, "ids must be an array of submission ids") end
+  local packs = {}
+  for i, id in ipairs(ids) do packs[i] = { type(id) == "table" and id.id or id } end
+  return require("cohort.resource").bulk(res._client, M.operations.GetSubmission, label, packs, opts)
+end
+
 -- ------------------------------------------------------------------ journaled bulk work
 
 --- Approve many submissions: batches of at most 1,000 through the bulk-approve endpoint, one
@@ -398,7 +414,7 @@ end
 -- With `journal`, a re-run skips batches whose approval is recorded and, for a batch sent but
 -- not answered, sends only the submissions that are not APPROVED yet.
 -- @tparam table args `ids` (submission ids or Submission objects), `study` (optional),
---   `journal` (file path, optional), `batch_size` (at most 1000, the default)
+--   `journal` (file path, optional), `batch_size` (at most 1000, the default), `progress`
 -- @treturn[1] table `{approved = n, skipped = n}`
 -- @return[2] nil
 -- @treturn[2] cohort.Error
@@ -406,7 +422,8 @@ function M.resource_methods.approve_all(res, args)
   local label = "prolific.submissions:approve_all()"
   local journal = require "cohort.journal"
   if type(args) ~= "table" then util.misuse(label, "expected a table {ids = ...}") end
-  util.check_keys(label, args, { ids = true, study = true, journal = true, batch_size = true })
+  util.check_keys(label, args, { ids = true, study = true, journal = true, batch_size = true,
+    progress = true })
   local size = args.batch_size or M.MAX_BULK
   if require("cohort.compat").math_type(size) ~= "integer" or size < 1 or size > M.MAX_BULK then
     util.misuse(label, "batch_size must be an integer from 1 to %d", M.MAX_BULK)
@@ -420,11 +437,16 @@ function M.resource_methods.approve_all(res, args)
   end
   local j = journal.from_opts(label, args)
   local run = { approved = 0, skipped = 0 }
+  local client = res._client
+  local bar = require("cohort.progress").new { label = "approvals", total = #ids, delay = 0.5,
+    enabled = args.progress == nil and client.progress or args.progress }
   local function fail(err)
+    bar:finish()
     if j then j:close() end
     return nil, err
   end
   for first = 1, #ids, size do
+    bar:set(run.approved + run.skipped)
     local batch = { require("cohort.compat").unpack(ids, first, math.min(first + size - 1, #ids)) }
     local key = "approve:" .. journal.digest(table.concat(batch, ","))
     local done = j and j:outcome(key, "approve")
@@ -453,6 +475,8 @@ function M.resource_methods.approve_all(res, args)
       if j then j:finish(key, "approve", { ok = true }) end
     end
   end
+  bar:set(run.approved + run.skipped)
+  bar:finish()
   if j then j:close() end
   return run
 end
@@ -464,7 +488,8 @@ end
 --
 -- Every item is checked before anything is sent. With `journal`, a re-run skips recorded
 -- rejections and does not send again one whose submission is already REJECTED.
--- @tparam table args `items` (`{id =, message =, category =}`), `journal` (optional)
+-- @tparam table args `items` (`{id =, message =, category =}`), `journal` (optional),
+--   `progress`
 -- @treturn[1] table `{rejected = n, skipped = n}`
 -- @return[2] nil
 -- @treturn[2] cohort.Error
@@ -472,7 +497,7 @@ function M.resource_methods.reject_all(res, args)
   local label = "prolific.submissions:reject_all()"
   local journal = require "cohort.journal"
   if type(args) ~= "table" then util.misuse(label, "expected a table {items = ...}") end
-  util.check_keys(label, args, { items = true, journal = true })
+  util.check_keys(label, args, { items = true, journal = true, progress = true })
   if type(args.items) ~= "table" or #args.items == 0 then
     util.misuse(label, "items must be a non-empty array of {id =, message =, category =}")
   end
@@ -486,13 +511,16 @@ function M.resource_methods.reject_all(res, args)
   end
   local j = journal.from_opts(label, args)
   local run = { rejected = 0, skipped = 0 }
+  local bar = require("cohort.progress").new { label = "rejections", total = #bodies, delay = 0.5,
+    enabled = args.progress == nil and res._client.progress or args.progress }
   for _, b in ipairs(bodies) do
+    bar:set(run.rejected + run.skipped)
     local key = "reject:" .. b.id
     local done = j and j:outcome(key, "reject")
     local skip = done and done.ok
     if not skip and j and j:uncertain(key, "reject") then
       local sub, err = res:get(b.id)
-      if not sub then j:close(); return nil, err end
+      if not sub then bar:finish(); j:close(); return nil, err end
       skip = sub.status == "REJECTED"
       if skip then j:finish(key, "reject", { ok = true, verified = true }) end
     end
@@ -503,6 +531,7 @@ function M.resource_methods.reject_all(res, args)
       local ok, err = res:transition(b.id, b.body)
       if ok == nil then
         if j and journal.definite(err) then j:finish(key, "reject", { ok = false, error = tostring(err) }) end
+        bar:finish()
         if j then j:close() end
         return nil, err
       end
@@ -510,6 +539,8 @@ function M.resource_methods.reject_all(res, args)
       run.rejected = run.rejected + 1
     end
   end
+  bar:set(run.rejected + run.skipped)
+  bar:finish()
   if j then j:close() end
   return run
 end

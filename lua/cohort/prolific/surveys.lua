@@ -279,6 +279,25 @@ function M.build_answers(label, survey, answers)
   return body
 end
 
+--- Add many responses to a survey, `concurrency` at a time; every response is checked before
+-- the first is sent.
+--
+--     local saved, errors = p.surveys:add_responses(survey_id, bodies, { concurrency = 8 })
+--
+-- @tparam string survey_id
+-- @tparam table responses an array of response bodies as for `add_response`
+--   (`participant_id`, `submission_id`, `sections` or `questions`)
+-- @tparam[opt] table opts `concurrency` (default 8, at most 64), `progress`
+-- @treturn table SurveyResponses in input order (`n` = count; nil where one failed)
+-- @treturn table errors by index (`count` = how many failed)
+function M.resource_methods.add_responses(res, survey_id, responses, opts)
+  local label = "prolific.surveys:add_responses()"
+  if type(responses) ~= "table" then util.misuse(label, "responses must be an array") end
+  local packs = {}
+  for i, body in ipairs(responses) do packs[i] = { survey_id, body } end
+  return require("cohort.resource").bulk(res._client, M.operations.CreateResponse, label, packs, opts)
+end
+
 --- Methods of a Survey object.
 M.methods = {}
 

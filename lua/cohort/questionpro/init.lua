@@ -44,7 +44,7 @@ M.MAX_PER_PAGE = 1000
 local OPTIONS = { api_key = true, datacenter = true, base_url = true, auth = true, timeout = true,
   connect_timeout = true, retries = true, ca_file = true, max_size = true, page_size = true,
   insecure = true, time_zones = true, max_connections = true, retry_base = true,
-  retry_cap = true, retry_budget = true, debug = true }
+  retry_cap = true, retry_budget = true, debug = true, progress = true }
 
 -- ------------------------------------------------------------------ paging style "qp"
 
@@ -239,6 +239,36 @@ local function collect(iter_fn)
   return out
 end
 
+local create_many
+
+--- Post many responses to a survey, `concurrency` at a time (default 8, at most 64). Every
+-- response is checked before the first is sent.
+--
+--     local saved, errors = q.responses:create_many(7654321, trials, { concurrency = 8 })
+--
+-- @tparam integer|string survey_id
+-- @tparam table list an array of response bodies, as for `create`
+-- @tparam[opt] table opts `concurrency`, `progress`
+-- @treturn table the created responses in input order (`n` = count; nil where one failed)
+-- @treturn table errors by index (`count` = how many failed)
+create_many = function(res, survey_id, list, opts)
+  local label = "questionpro.responses:create_many()"
+  if type(list) ~= "table" then util.misuse(label, "expected an array of responses") end
+  opts = opts or {}
+  if type(opts) ~= "table" then util.misuse(label, "options must be a table") end
+  util.check_keys(label, opts, { concurrency = true, progress = true })
+  local row = require("cohort.questionpro.operations").CreateResponse
+  for i, body in ipairs(list) do
+    local ok, err = pcall(row._build, survey_id, body)
+    if not ok then
+      util.misuse(label, "item %d: %s", i, (tostring(err):gsub("^.-cohort: .-%(%): ", "")))
+    end
+  end
+  local client = res._client
+  return client:map(list, function(body) return res:create(survey_id, body) end,
+    { concurrency = opts.concurrency, progress = opts.progress, label = label })
+end
+
 local function attach(c, ops)
   for op_id, row in pairs(ops) do
     row.id = op_id
@@ -267,6 +297,7 @@ local function attach(c, ops)
       end
       return req
     end
+    row._build = build
 
     if row.paging then
       local spec = { style = row.paging, class = row.class }
@@ -363,6 +394,7 @@ function M.new(opts)
     max_size = opts.max_size, page_size = opts.page_size, retries = opts.retries,
     max_connections = opts.max_connections, retry_base = opts.retry_base,
     retry_cap = opts.retry_cap, retry_budget = opts.retry_budget, debug = opts.debug,
+    progress = opts.progress,
   }
   c.datacenter = (base == M.DATACENTERS[dc] .. M.PREFIX) and dc or nil
   c.auth = auth
@@ -375,6 +407,7 @@ function M.new(opts)
     for cname, def in pairs(fam.classes or {}) do define(c, cname, def) end
   end
   attach(c, ops)
+  c.responses.create_many = create_many
   return c
 end
 
