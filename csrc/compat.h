@@ -2,7 +2,7 @@
  *
  * Lua 5.4 is the primary target; 5.3, 5.1 and LuaJIT 2.1 (what LÖVE and Defold embed) build
  * through these definitions, so the .c files are written against the 5.4 API and never test
- * LUA_VERSION_NUM themselves (two exceptions in core.c: integer subtypes and luaL_Stream).
+ * LUA_VERSION_NUM themselves (exceptions: luaL_Stream in core.c, integer subtypes in core_json.c).
  *
  *   API used by cohort         5.4   5.3   5.1 / LuaJIT 2.1
  *   lua_absindex               yes   yes   macro below

@@ -1,6 +1,6 @@
 /* core_errors.c — turning failed transfers and error bodies into error tables, and redaction.
  *
- * Error bodies are decoded with the module's private lua-cjson instance (never by hand) under
+ * Error bodies are decoded with the module's JSON decoder (json_ldecode, core_json.c) under
  * lua_pcall, then mapped onto one set of fields: kind, status, code, title, message, detail,
  * fields. The envelopes understood:
  *   Prolific nested   {"error":{"status","error_code","title","detail",...}}
@@ -289,7 +289,6 @@ void errors_push_http(lua_State *L, int decode, int platform, long status, const
         lua_pushlstring(L, body, n);
         if (lua_pcall(L, 1, 1, 0) == 0 && lua_istable(L, -1)) {
             doc = lua_gettop(L);
-            json_integerize(L, doc, 0);
         } else {
             lua_pop(L, 1);
         }

@@ -7,9 +7,9 @@ CC=${FUZZ_CC:-clang}
 mkdir -p build/fuzz
 FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer $(pkg-config --cflags lua5.4 libcurl)"
 LIBS="$(pkg-config --libs lua5.4 libcurl libcrypto) -lm"
-CORE="csrc/core.c csrc/core_buf.c csrc/core_errors.c csrc/core_hmac.c csrc/core_session.c csrc/core_url.c"
+CORE="$(ls csrc/core*.c)"
 status=0
-for t in errors url retry_after; do
+for t in errors url retry_after json; do
   $CC $FLAGS -o build/fuzz/fuzz_$t spec/fuzz/fuzz_$t.c $CORE $LIBS || exit 1
   mkdir -p build/fuzz/corpus_$t
   echo "== fuzz_$t for ${SECONDS_EACH}s"
