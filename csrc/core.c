@@ -1,8 +1,11 @@
 /* core.c — luaopen_cohort_core, the only exported symbol of cohort.core.
  *
- * The module holds a private lua-cjson instance (cjson.new()), so cohort never changes the
- * settings of the cjson a user has loaded; its decode function is an upvalue of every function
- * that turns error bodies into error tables. */
+ * JSON: core.decode is cohort's own one-pass decoder (json_ldecode, core_json.c), which builds
+ * integers, drops null fields and keeps nulls in arrays as cjson.null directly; the same C
+ * function is the decode upvalue of every function that turns error bodies into error tables
+ * (session_open, errors_ldecode), called with the text as its only argument. core.encode is
+ * the encode of a private lua-cjson instance (cjson.new()), so cohort never changes the
+ * settings of the cjson a user has loaded. */
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -10,43 +13,6 @@
 #include "core.h"
 
 static int core_curl_ready = 0;
-
-/* Two fixes to what lua-cjson gives, done in one pass, in place:
- * - Debian's lua-cjson 2.1.0 decodes every number as a float: integral values (within 2^53) get
- *   back their integer subtype, so `reward` is 150 and prints as 150, not 150.0;
- * - a JSON null in an object (cjson.null, a light userdata) becomes an absent field, so
- *   `if sub.completed_at then` works as a Lua programmer expects. Nulls inside arrays stay
- *   cjson.null, so arrays keep their length. */
-void json_integerize(lua_State *L, int idx, int depth)
-{
-    idx = lua_absindex(L, idx);
-    if (depth > 64) return;
-    luaL_checkstack(L, 4, NULL);
-    lua_pushnil(L);
-    while (lua_next(L, idx) != 0) {
-        int t = lua_type(L, -1);
-#if LUA_VERSION_NUM >= 503
-        if (t == LUA_TNUMBER && !lua_isinteger(L, -1)) {
-            lua_Number v = lua_tonumber(L, -1);
-            if (v == (lua_Number)(long long)v && v > -9007199254740992.0 &&
-                v < 9007199254740992.0) {
-                lua_pushvalue(L, -2);
-                lua_pushinteger(L, (lua_Integer)v);
-                lua_rawset(L, idx);
-            }
-        } else
-#endif
-        if (t == LUA_TTABLE) {
-            json_integerize(L, -1, depth + 1);
-        } else if (t == LUA_TLIGHTUSERDATA && lua_touserdata(L, -1) == NULL &&
-                   lua_type(L, -2) == LUA_TSTRING) {
-            lua_pushvalue(L, -2);
-            lua_pushnil(L);
-            lua_rawset(L, idx); /* clearing a field during traversal is allowed */
-        }
-        lua_pop(L, 1);
-    }
-}
 
 /* Seconds on a monotonic clock. */
 double core_now(void)
@@ -96,54 +62,39 @@ static int core_fsync(lua_State *L)
     return 1;
 }
 
-/* core.decode(text) -> value: the private cjson decode, with integers restored.
- * Raises on malformed JSON, as cjson does. */
-static int core_decode(lua_State *L)
-{
-    luaL_checkstring(L, 1);
-    lua_settop(L, 1);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, 1, 1);
-    if (lua_istable(L, -1)) json_integerize(L, -1, 0);
-    return 1;
-}
-
 __attribute__((visibility("default"))) int luaopen_cohort_core(lua_State *L);
 
 int luaopen_cohort_core(lua_State *L)
 {
-    int decode;
+    int cjson;
     if (!core_curl_ready) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
             return luaL_error(L, "cohort.core: curl_global_init failed");
         core_curl_ready = 1;
     }
-    /* private cjson instance: cjson.new() */
+    /* private cjson instance, cjson.new(): its encode is core.encode */
     lua_getglobal(L, "require");
     lua_pushliteral(L, "cjson");
     lua_call(L, 1, 1);
     lua_getfield(L, -1, "new");
     lua_call(L, 0, 1);
-    lua_getfield(L, -1, "decode");
-    decode = lua_gettop(L);
+    cjson = lua_gettop(L);
 
     lua_newtable(L);
     lua_pushliteral(L, COHORT_VERSION);
     lua_setfield(L, -2, "version");
     lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);
     lua_setfield(L, -2, "curl_version");
-    lua_pushvalue(L, decode);
+    lua_pushcfunction(L, json_ldecode);
     session_open(L);
     lua_setfield(L, -3, "session");
     lua_pop(L, 1);
-    lua_pushvalue(L, decode);
+    lua_pushcfunction(L, json_ldecode);
     lua_pushcclosure(L, errors_ldecode, 1);
     lua_setfield(L, -2, "decode_error");
-    lua_pushvalue(L, decode);
-    lua_pushcclosure(L, core_decode, 1);
+    lua_pushcfunction(L, json_ldecode);
     lua_setfield(L, -2, "decode");
-    lua_getfield(L, decode - 1, "encode");
+    lua_getfield(L, cjson, "encode");
     lua_setfield(L, -2, "encode");
     lua_pushcfunction(L, hmac_lsha256);
     lua_setfield(L, -2, "hmac_sha256");
@@ -161,5 +112,7 @@ int luaopen_cohort_core(lua_State *L)
     lua_setfield(L, -2, "retry_after");
     lua_pushcfunction(L, url_lbuild);
     lua_setfield(L, -2, "build_url");
+    lua_pushcfunction(L, url_lis_id);
+    lua_setfield(L, -2, "is_id");
     return 1;
 }

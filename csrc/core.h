@@ -11,6 +11,7 @@
 #define COHORT_HIDDEN __attribute__((visibility("hidden")))
 
 #define SESSION_MT "cohort.Session"
+#define RESULT_MT "cohort.Result"
 #define SESSION_POOL 16
 #define SECRET_MASK "***"
 
@@ -58,6 +59,9 @@ typedef struct session {
     unsigned long long rng; /* xorshift state for the back-off jitter */
     int n_parked;
     char user_agent[128];   /* "cohort/<version> libcurl/<version>", built once */
+    /* the request headers of a request without headers of its own, built once: Accept and
+     * the credentials; with a body also Content-Type and an empty Expect */
+    struct curl_slist *hdr_plain, *hdr_body;
     int closed;
     CURL *pool[SESSION_POOL];
     int npool;
@@ -68,10 +72,10 @@ COHORT_HIDDEN int cbuf_append(cbuf *b, const char *p, size_t n);
 COHORT_HIDDEN void cbuf_free(cbuf *b);
 
 /* core_url.c */
-COHORT_HIDDEN void url_push_encoded(luaL_Buffer *b, const char *s, size_t n, int keep_dot);
 COHORT_HIDDEN void url_build(lua_State *L, int req, const char *secret_query);
 COHORT_HIDDEN int url_same_origin(const char *a, const char *b);
 COHORT_HIDDEN int url_lbuild(lua_State *L);
+COHORT_HIDDEN int url_lis_id(lua_State *L);
 
 /* core_errors.c */
 COHORT_HIDDEN void errors_push_redacted(lua_State *L, const char *s, size_t n, const char *secret);
@@ -86,7 +90,10 @@ COHORT_HIDDEN int errors_lretry_after(lua_State *L);
 COHORT_HIDDEN int errors_platform(const char *name);
 
 /* core.c */
-COHORT_HIDDEN void json_integerize(lua_State *L, int idx, int depth);
+
+/* core_json.c: core.decode(text) -> value; also the decode function of session_open and
+ * errors_ldecode (called with the text as its only argument; one result, or raises) */
+COHORT_HIDDEN int json_ldecode(lua_State *L);
 
 COHORT_HIDDEN double core_now(void);
 

@@ -53,6 +53,16 @@ static size_t request_header(char *p, size_t size, size_t nmemb, void *ud)
 
 /* ---- request lifetime ---- */
 
+/* Frees a header list, first overwriting every line: one of them carries the credentials. */
+static void session_free_headers(struct curl_slist *l)
+{
+    struct curl_slist *p;
+    for (p = l; p; p = p->next)
+        if (p->data) memset(p->data, 0, strlen(p->data));
+    curl_slist_free_all(l);
+}
+
+
 static void request_free(session *s, request *r)
 {
     if (r->easy) {
@@ -70,7 +80,7 @@ static void request_free(session *s, request *r)
             curl_easy_cleanup(r->easy);
         }
     }
-    curl_slist_free_all(r->headers);
+    session_free_headers(r->headers);
     free(r->url);
     free(r->method);
     cbuf_free(&r->body);
@@ -97,6 +107,9 @@ static void session_release(session *s)
     }
     for (i = 0; i < s->npool; i++) curl_easy_cleanup(s->pool[i]);
     s->npool = 0;
+    session_free_headers(s->hdr_plain);
+    session_free_headers(s->hdr_body);
+    s->hdr_plain = s->hdr_body = NULL;
     if (s->multi) curl_multi_cleanup(s->multi);
     if (s->share) curl_share_cleanup(s->share);
     s->multi = NULL;
@@ -241,6 +254,37 @@ static int request_add_header(request *r, const char *line)
     return 1;
 }
 
+/* Appends the standard request headers to *l: Accept (unless the caller gives one), the
+ * credentials, and with a body Content-Type (unless given) and an empty Expect (no
+ * "100-continue" round trip). Returns 0 when out of memory. */
+static int session_std_headers(session *s, struct curl_slist **l, int with_body, int has_accept,
+                               int has_ctype)
+{
+    struct curl_slist *n;
+    int ok = 1;
+#define ADD(line) do { n = curl_slist_append(*l, line); if (n) *l = n; else ok = 0; } while (0)
+    if (!has_accept) ADD("Accept: application/json");
+    if (with_body) {
+        ADD("Expect:");
+        if (!has_ctype) ADD("Content-Type: application/json");
+    }
+#undef ADD
+    if (ok && (s->auth == AUTH_TOKEN || s->auth == AUTH_APIKEY)) {
+        size_t len = strlen(s->secret) + 32;
+        char *h = malloc(len);
+        ok = h != NULL;
+        if (ok) {
+            snprintf(h, len, s->auth == AUTH_TOKEN ? "Authorization: Token %s" : "api-key: %s",
+                     s->secret);
+            n = curl_slist_append(*l, h);
+            if (n) *l = n; else ok = 0;
+            memset(h, 0, len);
+            free(h);
+        }
+    }
+    return ok;
+}
+
 /* An easy handle for this session: from the pool, or new with the options that are the same
  * for every request of the session (set once, not on every request). */
 static CURL *session_easy(session *s)
@@ -262,7 +306,6 @@ static CURL *session_easy(session *s)
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     return e;
 }
 
@@ -273,7 +316,7 @@ static int session_submit(lua_State *L)
     const char *method, *body = NULL, *url;
     size_t body_len = 0;
     long timeout_ms;
-    int headers_idx, has_ctype = 0, has_accept = 0, ok = 1, attempts, idempotent;
+    int headers_idx, has_ctype = 0, has_accept = 0, ok = 1, attempts, idempotent, compress;
     request *r;
     CURL *e;
 
@@ -326,6 +369,9 @@ static int session_submit(lua_State *L)
            || strcmp(method, "DELETE") == 0 || strcmp(method, "OPTIONS") == 0)
         : lua_toboolean(L, -1);
     lua_pop(L, 1);
+    lua_getfield(L, 2, "compress");
+    compress = lua_toboolean(L, -1);
+    lua_pop(L, 1);
 
     /* allocation starts here: no Lua error from now on */
     r = calloc(1, sizeof *r);
@@ -347,6 +393,9 @@ static int session_submit(lua_State *L)
         curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)r);
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+        /* Accept-Encoding (gzip …) only where it pays: libcurl's decoding machinery costs about
+         * a tenth of a small call, and single objects gain next to nothing from it */
+        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, compress ? "" : NULL);
         /* the method: back to a plain GET first, as a pooled handle remembers the last one */
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
         curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
@@ -362,35 +411,16 @@ static int session_submit(lua_State *L)
                 curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body ? body : "");
             }
         }
-        ok = (has_accept || request_add_header(r, "Accept: application/json")) &&
-             request_add_header(r, "Expect:");
-        if (ok && body && !has_ctype)
-            ok = request_add_header(r, "Content-Type: application/json");
-        if (ok && s->auth == AUTH_TOKEN) {
-            size_t n = strlen(s->secret) + 32;
-            char *h = malloc(n);
-            ok = h != NULL;
-            if (ok) {
-                snprintf(h, n, "Authorization: Token %s", s->secret);
-                ok = request_add_header(r, h);
-                memset(h, 0, n);
-                free(h);
-            }
-        } else if (ok && s->auth == AUTH_APIKEY) {
-            size_t n = strlen(s->secret) + 16;
-            char *h = malloc(n);
-            ok = h != NULL;
-            if (ok) {
-                snprintf(h, n, "api-key: %s", s->secret);
-                ok = request_add_header(r, h);
-                memset(h, 0, n);
-                free(h);
-            }
-        }
-        if (ok && !lua_isnil(L, headers_idx)) {
+        if (lua_isnil(L, headers_idx)) {
+            /* no headers of its own: the session's list, built on first use */
+            struct curl_slist **l = body ? &s->hdr_body : &s->hdr_plain;
+            ok = *l != NULL || session_std_headers(s, l, body != NULL, 0, 0);
+            if (ok) curl_easy_setopt(e, CURLOPT_HTTPHEADER, *l);
+        } else {
+            ok = session_std_headers(s, &r->headers, body != NULL, has_accept, has_ctype);
             lua_pushnil(L);
             while (ok && lua_next(L, headers_idx) != 0) {
-                /* checked above; lua_pushfstring could raise only on memory errors */
+                /* checked above; nothing here raises */
                 size_t kn, vn;
                 const char *k = lua_tolstring(L, -2, &kn), *v = lua_tolstring(L, -1, &vn);
                 char *h = malloc(kn + vn + 3);
@@ -406,7 +436,7 @@ static int session_submit(lua_State *L)
             }
             if (!ok) lua_pop(L, 1);
         }
-        if (ok) curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+        if (ok && r->headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
         ok = ok && curl_multi_add_handle(s->multi, e) == CURLM_OK;
     }
     if (!ok) {
@@ -422,6 +452,79 @@ static int session_submit(lua_State *L)
     return 1;
 }
 
+/* The value of response header `name` (lower-case) as a NUL-terminated copy in buf, or NULL. */
+static const char *response_header(request *r, const char *name, char *buf, size_t size)
+{
+    size_t nl = strlen(name);
+    const char *p = r->head.data, *end = r->head.data + r->head.len;
+    while (p && p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        size_t ln = eol ? (size_t)(eol - p) : (size_t)(end - p);
+        if (ln > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+            const char *v = p + nl + 1;
+            size_t vn;
+            while (v < p + ln && (*v == ' ' || *v == '\t')) v++;
+            vn = (size_t)(p + ln - v);
+            while (vn > 0 && (v[vn - 1] == '\r' || v[vn - 1] == ' ')) vn--;
+            if (vn >= size) vn = size - 1;
+            memcpy(buf, v, vn);
+            buf[vn] = '\0';
+            return buf;
+        }
+        p = eol ? eol + 1 : end;
+    }
+    return NULL;
+}
+
+/* result.headers, made on first use from result.raw_headers: lower-case name -> value
+ * (repeated names joined by ", "), then stored in the result. Building it for every answer
+ * would cost more than the rest of a small call's bookkeeping; most callers never look. */
+static int result_index(lua_State *L)
+{
+    const char *key = lua_tostring(L, 2), *data;
+    char *copy;
+    size_t len;
+    int t;
+    if (key == NULL || strcmp(key, "headers") != 0) return 0;
+    lua_getfield(L, 1, "raw_headers");
+    data = lua_tolstring(L, -1, &len);
+    if (data == NULL) return 0;
+    copy = (char *)COHORT_NEWUDATA(L, len + 1); /* names are lower-cased in a copy */
+    memcpy(copy, data, len);
+    lua_createtable(L, 0, 8);
+    t = lua_gettop(L);
+    {
+        char *line = copy, *end = copy + len;
+        while (line < end) {
+            char *nl = memchr(line, '\n', (size_t)(end - line)), *colon;
+            size_t ln = nl ? (size_t)(nl - line) : (size_t)(end - line);
+            while (ln > 0 && (line[ln - 1] == '\r' || line[ln - 1] == '\n')) ln--;
+            colon = memchr(line, ':', ln);
+            if (colon && colon > line) {
+                char *v = colon + 1, *c;
+                for (c = line; c < colon; c++) *c = (char)tolower((unsigned char)*c);
+                while (v < line + ln && (*v == ' ' || *v == '\t')) v++;
+                lua_pushlstring(L, line, (size_t)(colon - line));
+                lua_pushvalue(L, -1);
+                lua_rawget(L, t);
+                if (lua_isnil(L, -1)) {
+                    lua_pop(L, 1);
+                    lua_pushlstring(L, v, (size_t)(line + ln - v));
+                } else {
+                    lua_pushliteral(L, ", ");
+                    lua_pushlstring(L, v, (size_t)(line + ln - v));
+                    lua_concat(L, 3);
+                }
+                lua_rawset(L, t);
+            }
+            line = nl ? nl + 1 : end;
+        }
+    }
+    lua_pushvalue(L, t);
+    lua_setfield(L, 1, "headers");
+    return 1;
+}
+
 /* Pushes the result table of a finished request and frees it. */
 static void session_finish(lua_State *L, session *s, request *r, CURLcode code, int decode)
 {
@@ -434,36 +537,10 @@ static void session_finish(lua_State *L, session *s, request *r, CURLcode code, 
     res = lua_gettop(L);
     lua_pushinteger(L, r->id);
     lua_setfield(L, res, "id");
-    /* response headers: lower-case name -> value (repeated names joined by ", ") */
-    lua_createtable(L, 0, 8);
-    if (r->head.len > 0) {
-        char *line = r->head.data, *end = r->head.data + r->head.len;
-        while (line < end) {
-            char *nl = memchr(line, '\n', (size_t)(end - line)), *colon;
-            size_t ln = nl ? (size_t)(nl - line) : (size_t)(end - line);
-            while (ln > 0 && (line[ln - 1] == '\r' || line[ln - 1] == '\n')) ln--;
-            colon = memchr(line, ':', ln);
-            if (colon && colon > line) {
-                char *v = colon + 1, *c;
-                for (c = line; c < colon; c++) *c = (char)tolower((unsigned char)*c);
-                while (v < line + ln && (*v == ' ' || *v == '\t')) v++;
-                lua_pushlstring(L, line, (size_t)(colon - line));
-                lua_pushvalue(L, -1);
-                lua_rawget(L, -3);
-                if (lua_isnil(L, -1)) {
-                    lua_pop(L, 1);
-                    lua_pushlstring(L, v, (size_t)(line + ln - v));
-                } else {
-                    lua_pushliteral(L, ", ");
-                    lua_pushlstring(L, v, (size_t)(line + ln - v));
-                    lua_concat(L, 3);
-                }
-                lua_rawset(L, -3);
-            }
-            line = nl ? nl + 1 : end;
-        }
-    }
-    lua_setfield(L, res, "headers");
+    /* the response's header lines as received; `headers` is made from them when first read */
+    lua_pushlstring(L, r->head.data ? r->head.data : "", r->head.len);
+    lua_setfield(L, res, "raw_headers");
+    luaL_setmetatable(L, RESULT_MT);
     errors_push_redacted(L, r->url, strlen(r->url), s->secret);
     lua_setfield(L, res, "url");
 
@@ -516,16 +593,15 @@ static void session_finish(lua_State *L, session *s, request *r, CURLcode code, 
             lua_setfield(L, err, "platform");
         }
         lua_pop(L, 1);
-        lua_getfield(L, res, "headers");
-        lua_getfield(L, -1, "retry-after");
-        if (lua_type(L, -1) == LUA_TSTRING) {
-            double d = errors_retry_after(lua_tostring(L, -1));
+        {
+            char buf[128];
+            double d = response_header(r, "retry-after", buf, sizeof buf)
+                ? errors_retry_after(buf) : -1;
             if (d >= 0) {
                 lua_pushnumber(L, d);
                 lua_setfield(L, err, "retry_after");
             }
         }
-        lua_pop(L, 2);
         lua_setfield(L, res, "err");
     } else {
         lua_pop(L, 1);
@@ -545,30 +621,6 @@ static double session_random(session *s)
     x ^= x >> 27;
     s->rng = x;
     return (double)((x * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
-}
-
-/* The value of response header `name` (lower-case) as a NUL-terminated copy in buf, or NULL. */
-static const char *response_header(request *r, const char *name, char *buf, size_t size)
-{
-    size_t nl = strlen(name);
-    const char *p = r->head.data, *end = r->head.data + r->head.len;
-    while (p && p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        size_t ln = eol ? (size_t)(eol - p) : (size_t)(end - p);
-        if (ln > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-            const char *v = p + nl + 1;
-            size_t vn;
-            while (v < p + ln && (*v == ' ' || *v == '\t')) v++;
-            vn = (size_t)(p + ln - v);
-            while (vn > 0 && (v[vn - 1] == '\r' || v[vn - 1] == ' ')) vn--;
-            if (vn >= size) vn = size - 1;
-            memcpy(buf, v, vn);
-            buf[vn] = '\0';
-            return buf;
-        }
-        p = eol ? eol + 1 : end;
-    }
-    return NULL;
 }
 
 /* Decides whether a finished attempt is retried; if so parks the request (off the multi
@@ -819,6 +871,10 @@ int session_open(lua_State *L)
     lua_setfield(L, -2, "__index");
     lua_pushliteral(L, SESSION_MT);
     lua_setfield(L, -2, "__name");
+    lua_pop(L, 1);
+    luaL_newmetatable(L, RESULT_MT);
+    lua_pushcfunction(L, result_index);
+    lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
     lua_pushvalue(L, decode);
     lua_pushcclosure(L, session_new, 1);

@@ -37,6 +37,14 @@ describe("cohort.core", function()
       assert.are.equal("https://x/a?page=2", core.build_url { base = "https://x/", url = "https://x/a?page=2" })
     end)
 
+    it("is_id accepts 1 to 128 bytes without control characters or spaces", function()
+      assert.is_true(core.is_id("66300a1b01635f5553e5a684"))
+      assert.is_true(core.is_id(("x"):rep(128)))
+      for _, bad in ipairs { "", ("x"):rep(129), "a b", "a\tb", "a\0b", "a\127", 42, nil, {} } do
+        assert.is_false(core.is_id(bad), tostring(bad))
+      end
+    end)
+
     it("an id cannot change the route on the server", function()
       local p = env.prolific()
       local sub, err = p.submissions:get("../studies")
@@ -59,6 +67,59 @@ describe("cohort.core", function()
       assert.are.equal(("cohort/%s libcurl/%s"):format(core.version, core.curl_version),
         last.headers["user-agent"])
       assert.are.equal("application/json", last.headers.accept)
+      s:close()
+    end)
+
+    it("asks for a compressed answer only when told to (lists do; one object does not)", function()
+      env.control("DELETE", "requests")
+      local s = core.session { auth = "token", secret = sb.token }
+      assert.is_nil(s:request { base = sb.url, path = "/api/v1/users/me/" }.err)
+      assert.is_nil(s:request { base = sb.url, path = "/api/v1/users/me/", compress = true }.err)
+      local log = env.requests()
+      assert.is_nil(log[#log - 1].headers["accept-encoding"])
+      assert.truthy(log[#log].headers["accept-encoding"]:find("gzip", 1, true))
+      s:close()
+      env.control("DELETE", "requests")
+      local p = env.prolific()
+      assert(p.users:me())
+      assert(p.studies:list())
+      log = env.requests()
+      assert.are.equal("/api/v1/users/me/", log[#log - 1].path)
+      assert.is_nil(log[#log - 1].headers["accept-encoding"])
+      assert.are.equal("/api/v1/studies/", log[#log].path)
+      assert.truthy(log[#log].headers["accept-encoding"]:find("gzip", 1, true))
+    end)
+
+    it("a request's own headers never stay for the next request of the session", function()
+      -- (the sandbox keeps credentials out of its log: that the token went with each request
+      -- shows in the answers, 200 and 400 rather than 401)
+      env.control("DELETE", "requests")
+      local s = core.session { auth = "token", secret = sb.token }
+      assert.is_nil(s:request { base = sb.url, path = "/api/v1/users/me/",
+        headers = { ["X-Trace"] = "abc", Accept = "application/json, text/csv" } }.err)
+      assert.is_nil(s:request { base = sb.url, path = "/api/v1/users/me/" }.err)
+      assert.are.equal(400, s:request { base = sb.url, method = "POST", path = "/api/v1/studies/",
+        body = "{}" }.err.status)
+      local log = env.requests()
+      local a, b, c = log[#log - 2], log[#log - 1], log[#log]
+      assert.are.equal("abc", a.headers["x-trace"])
+      assert.are.equal("application/json, text/csv", a.headers.accept)
+      assert.is_nil(b.headers["x-trace"])
+      assert.are.equal("application/json", b.headers.accept)
+      assert.are.equal("application/json", c.headers["content-type"])
+      assert.is_nil(c.headers.expect)
+      s:close()
+    end)
+
+    it("gives the answer's headers as lines and, when first read, as a table", function()
+      local s = core.session { auth = "token", secret = sb.token }
+      local r = s:request { base = sb.url, path = "/api/v1/users/me/" }
+      assert.truthy(r.raw_headers:match("^HTTP/1%.%d 200"))
+      assert.is_nil(rawget(r, "headers"))
+      local h = r.headers
+      assert.truthy(h["content-type"]:find("application/json", 1, true))
+      assert.are.equal(h, rawget(r, "headers"))
+      assert.is_nil(r.no_such_field)
       s:close()
     end)
 

@@ -78,15 +78,16 @@ local function finish(task, ok, ...)
   task.waiters = {}
 end
 
--- Resume a task with values; handle what it yields next.
+-- What a resume gave: the task ended (returned or raised), or it yielded `what`.
+local function resumed(task, ok, what, ...)
+  if coroutine.status(task.co) == "dead" then return finish(task, ok, what, ...) end
+  if not ok then return finish(task, false, what) end
+  if what ~= WAIT then ready[#ready + 1] = task end -- any other yield: resume next poll
+end
+
+-- Resume a task with values; handle what it yields next (no table per resume).
 local function resume(task, ...)
-  local co = task.co
-  local res = compat.pack(coroutine.resume(co, ...))
-  if coroutine.status(co) == "dead" then
-    return finish(task, compat.unpack(res, 1, res.n))
-  end
-  if not res[1] then return finish(task, false, res[2]) end
-  if res[2] ~= WAIT then ready[#ready + 1] = task end -- any other yield: resume next poll
+  return resumed(task, coroutine.resume(task.co, ...))
 end
 
 --- Start `fn(...)` as a task. It runs at once until its first API call, then continues from
@@ -151,6 +152,7 @@ local function dispatch(session, results)
 end
 
 local function run_ready()
+  if ready[1] == nil and timers[1] == nil then return end -- the common case: nothing to do
   if #timers > 0 then
     local now, keep = core.monotime(), {}
     for _, t in ipairs(timers) do
@@ -187,13 +189,14 @@ local function step_blocking(ms)
       return run_ready()
     end
   end
+  local only = next(sessions)
+  if only ~= nil and next(sessions, only) == nil then -- one session (the common case)
+    return dispatch(only, only:step(ms))
+  end
+  -- several (or none): a short wait on each in turn
   local list = {}
   for session in pairs(sessions) do list[#list + 1] = session end
-  if #list == 1 then
-    dispatch(list[1], list[1]:step(ms))
-  else
-    for _, session in ipairs(list) do dispatch(session, session:step(#list > 1 and 5 or ms)) end
-  end
+  for _, session in ipairs(list) do dispatch(session, session:step(5)) end
 end
 
 --- Block until `task` is done (inside another task: yield until then).

@@ -111,20 +111,27 @@ end
 -- @tparam table req `method`, `path`, `ids`, `query`, `body` (table → JSON, or string),
 --   `headers`, `url` (absolute, same origin), `timeout`, `retries` (attempts in all),
 --   `idempotent` (safe to repeat: GET, HEAD, PUT, DELETE are by default), `raw` (return the
---   body text undecoded, e.g. CSV)
+--   body text undecoded, e.g. CSV), `compress` (ask for a compressed answer: lists and raw
+--   downloads do; a single object gains nothing from it)
 -- @treturn[1] value decoded JSON (`true` for an empty answer)
--- @treturn[1] table the raw result (`status`, `headers`, `url`)
+-- @treturn[1] table the raw result (`status`, `headers`, `raw_headers`, `url`)
 -- @return[2] nil
 -- @treturn[2] cohort.Error
 function Client:send(req)
-  local body = req.body
-  if type(body) == "table" then body = core.encode(body) end
+  local creq = req
+  -- a request made by cohort.resource is already the core's (its `base` is this client's);
+  -- anything else is copied, never changed
+  if req.base ~= self.base_url or type(req.body) == "table" or (req.raw and not req.compress) then
+    local body = req.body
+    if type(body) == "table" then body = core.encode(body) end
+    creq = {
+      method = req.method, base = self.base_url, path = req.path, ids = req.ids,
+      query = req.query, headers = req.headers, body = body, url = req.url, timeout = req.timeout,
+      retries = req.retries, idempotent = req.idempotent, compress = req.compress or req.raw,
+    }
+  end
   local started = self.debug and core.monotime()
-  local result = async.request(self._session, {
-    method = req.method, base = self.base_url, path = req.path, ids = req.ids,
-    query = req.query, headers = req.headers, body = body, url = req.url, timeout = req.timeout,
-    retries = req.retries, idempotent = req.idempotent,
-  })
+  local result = async.request(self._session, creq)
   if started then -- the URL comes from the core, already redacted
     self.debug(("cohort: %s %s -> %s (%.0f ms)"):format(req.method or "GET", tostring(result.url),
       result.err and tostring(Error.new(result.err)) or tostring(result.status),
@@ -301,6 +308,11 @@ M.styles = styles
 -- `spec`: `{style=, class=, req=}`; `req.query` is not modified.
 function Client:page(spec, req)
   local style = styles[spec.style]
+  if not req.compress then -- a list: worth compressing (a copy; the caller's table is kept)
+    local c = {}
+    for k, v in pairs(req) do c[k] = v end
+    c.compress, req = true, c
+  end
   local body, err = self:send(req)
   if body == nil then return nil, err end
   if type(body) ~= "table" then
@@ -330,9 +342,9 @@ function Client:iterate(spec, req, on_page)
       query = r.query }
   end
   local function derive(r, fields)
-    local d = { method = req.method, path = req.path, ids = req.ids, headers = req.headers,
-      timeout = req.timeout, query = req.query, retries = req.retries,
-      idempotent = req.idempotent }
+    local d = { method = req.method, base = req.base, path = req.path, ids = req.ids,
+      headers = req.headers, timeout = req.timeout, query = req.query, retries = req.retries,
+      idempotent = req.idempotent, compress = true }
     for k, v in pairs(fields) do d[k] = v end
     return d
   end

@@ -77,13 +77,14 @@ end
 function M.build(client, row, label, ...)
   local method, path = row[1], row[2]
   local names = row._placeholders
+  local nnames = #names
   local ids = {}
   local n = select("#", ...)
-  for i, pname in ipairs(names) do
-    ids[i] = util.check_id(label, pname, (select(i, ...)))
+  for i = 1, nnames do
+    ids[i] = util.check_id(label, names[i], (select(i, ...)))
   end
-  local args, opts = select(#names + 1, ...)
-  if n > #names + 2 then
+  local args, opts = select(nnames + 1, ...)
+  if n > nnames + 2 then
     util.misuse(label, "too many arguments (expected %d id%s, an optional table and options)",
       #names, #names == 1 and "" or "s")
   end
@@ -98,19 +99,26 @@ function M.build(client, row, label, ...)
     util.misuse(label, "expected a table of %s, got %s",
       (method == "GET" or method == "DELETE") and "query parameters" or "fields", type(args))
   end
+  local query_only = method == "GET" or method == "DELETE"
+  -- the request built for the core directly (`base` included), so `Client:send` need not copy
+  -- it; a GET without arguments (the common `get(id)`) has no query table at all
+  local req = { method = method, base = client.base_url, path = path, ids = ids,
+    idempotent = row.idempotent }
+  if opts then
+    req.retries, req.timeout, req.progress = opts.retries, opts.timeout, opts.progress
+    if opts.retry_unsafe then req.idempotent = true end
+  end
+  if args == nil and query_only and not (row.prepare or row.required or row.paging) then
+    return req
+  end
   args = copy(args)
-  local allowed = (method == "GET" or method == "DELETE") and row._query or row._body
+  local allowed = query_only and row._query or row._body
   if allowed then util.check_keys(label, args, allowed) end
   for _, k in ipairs(row.required or {}) do
     if args[k] == nil then util.misuse(label, "field '%s' is required", k) end
   end
   if row.prepare then args = row.prepare(label, args, client) or args end
-  local req = { method = method, path = path, ids = ids, idempotent = row.idempotent }
-  if opts then
-    req.retries, req.timeout, req.progress = opts.retries, opts.timeout, opts.progress
-    if opts.retry_unsafe then req.idempotent = true end
-  end
-  if method == "GET" or method == "DELETE" then
+  if query_only then
     req.query = args
   elseif row.raw_body then
     req.body = args
@@ -167,6 +175,7 @@ function M.attach(client, ops, families)
       if lname == "list" then each_name, all_name = "each", "all" end
       local function request(...)
         local req = M.build(client, row, label, ...)
+        req.compress = true -- a list: worth compressing
         if client.page_size then
           local key = row.paging == "page" and "page_size" or "limit"
           if req.query[key] == nil then req.query[key] = client.page_size end
