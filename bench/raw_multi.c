@@ -2,12 +2,22 @@
  * directly. C easy handles kept busy (at most C connections), N GETs of
  * /api/v1/submissions/<id>/ in all; each finished handle is given the next URL at once.
  *
- *   raw_multi BASE_URL IDS_FILE N C TOKEN   ->  prints the seconds the N calls took */
+ *   raw_multi BASE_URL IDS_FILE N C TOKEN [cjson]  ->  prints the seconds the N calls took
+ *
+ * With "cjson" (built with -DWITH_LUA) every body is also turned into a Lua table by lua-cjson
+ * in an embedded Lua state and dropped: the floor of any Lua client that returns tables, with
+ * no library around it. Without it nothing is decoded. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <curl/curl.h>
+#ifdef WITH_LUA
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
+static lua_State *L; /* with "cjson": cjson.decode at index 1 */
+#endif
 
 typedef struct { char *data; size_t len, cap; char url[512]; CURL *e; } slot;
 
@@ -82,6 +92,15 @@ static int run(CURLM *m, slot *slots, int c, int n)
                 fprintf(stderr, "raw_multi: call failed (%d, status %ld)\n", msg->data.result, status);
                 return 1;
             }
+#ifdef WITH_LUA
+            if (L) {
+                lua_pushvalue(L, 1);
+                lua_pushlstring(L, s->data, s->len);
+                lua_call(L, 1, 1);
+                if (!lua_istable(L, -1)) { fprintf(stderr, "raw_multi: not a JSON object\n"); return 1; }
+                lua_pop(L, 1);
+            }
+#endif
             curl_multi_remove_handle(m, s->e);
             done++;
             if (issued < n) start(m, s, issued++);
@@ -99,7 +118,25 @@ int main(int argc, char **argv)
     slot *slots;
     struct curl_slist *h = NULL;
     double t0;
-    if (argc != 6) { fprintf(stderr, "usage: raw_multi BASE IDS N C TOKEN\n"); return 2; }
+    if (argc != 6 && !(argc == 7 && strcmp(argv[6], "cjson") == 0)) {
+        fprintf(stderr, "usage: raw_multi BASE IDS N C TOKEN [cjson]\n");
+        return 2;
+    }
+    if (argc == 7) {
+#ifdef WITH_LUA
+        L = luaL_newstate();
+        luaL_openlibs(L);
+        lua_getglobal(L, "require");
+        lua_pushliteral(L, "cjson");
+        lua_call(L, 1, 1);
+        lua_getfield(L, -1, "decode");
+        lua_replace(L, 1);
+        lua_settop(L, 1);
+#else
+        fprintf(stderr, "raw_multi: built without -DWITH_LUA\n");
+        return 2;
+#endif
+    }
     base = argv[1];
     ids = read_ids(argv[2], &nids);
     n = atoi(argv[3]);

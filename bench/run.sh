@@ -37,7 +37,8 @@ chmod 755 "$T"
 
 echo "bench: canned JSON and C programs in $T" >&2
 "$LUA" bench/gen_data.lua "$T" 10000 100000
-CURL_FLAGS=$(pkg-config --cflags --libs libcurl)
+# -DWITH_LUA: the programs can also decode every body with lua-cjson (the "+ cjson" rows)
+CURL_FLAGS="-DWITH_LUA $(pkg-config --cflags --libs libcurl lua5.4)"
 # shellcheck disable=SC2086
 cc -O2 -o "$T/raw_easy" bench/raw_easy.c $CURL_FLAGS
 # shellcheck disable=SC2086
