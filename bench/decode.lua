@@ -4,7 +4,7 @@
 --
 -- MODE
 --   cjson   bare cjson.decode(text)                                   (the reference)
---   core    cohort.core.decode(text): the private cjson plus the in-place integer pass
+--   core    cohort.core.decode(text): cohort's own one-pass decoder (csrc/core_json.c)
 --   cohort  p.submissions:list{page_size = 10000}: the whole Page path (resource layer,
 --           Client:page, Client:decode, wrapping every item as a Submission), with the
 --           client's transport replaced by the canned text so only decoding is measured

@@ -13,11 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include <curl/curl.h>
-#ifdef WITH_LUA
-#include <lua.h>
-#include <lauxlib.h>
-#include <lualib.h>
-#endif
+#include "raw_cjson.h"
 
 typedef struct { char *data; size_t len, cap; } buf;
 
@@ -71,27 +67,13 @@ int main(int argc, char **argv)
     struct curl_slist *h = NULL;
     long status = 0;
     double t0;
-#ifdef WITH_LUA
     lua_State *L = NULL; /* with "cjson": cjson.decode at index 1 */
-#endif
     if (argc != 5 && !(argc == 6 && strcmp(argv[5], "cjson") == 0)) {
         fprintf(stderr, "usage: raw_easy BASE IDS N TOKEN [cjson]\n");
         return 2;
     }
     if (argc == 6) {
-#ifdef WITH_LUA
-        L = luaL_newstate();
-        luaL_openlibs(L);
-        lua_getglobal(L, "require");
-        lua_pushliteral(L, "cjson");
-        lua_call(L, 1, 1);
-        lua_getfield(L, -1, "decode");
-        lua_replace(L, 1);
-        lua_settop(L, 1);
-#else
-        fprintf(stderr, "raw_easy: built without -DWITH_LUA\n");
-        return 2;
-#endif
+        L = raw_cjson_open("raw_easy");
     }
     ids = read_ids(argv[2], &nids);
     n = atoi(argv[3]);
@@ -114,15 +96,10 @@ int main(int argc, char **argv)
         if (curl_easy_perform(e) != CURLE_OK) { fprintf(stderr, "raw_easy: transfer failed\n"); return 1; }
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
         if (status != 200 || b.len == 0) { fprintf(stderr, "raw_easy: status %ld\n", status); return 1; }
-#ifdef WITH_LUA
-        if (L) {
-            lua_pushvalue(L, 1);
-            lua_pushlstring(L, b.data, b.len);
-            lua_call(L, 1, 1);
-            if (!lua_istable(L, -1)) { fprintf(stderr, "raw_easy: not a JSON object\n"); return 1; }
-            lua_pop(L, 1);
+        if (L && !raw_cjson_decode(L, b.data, b.len)) {
+            fprintf(stderr, "raw_easy: not a JSON object\n");
+            return 1;
         }
-#endif
     }
     printf("%.6f\n", now() - t0);
     curl_easy_cleanup(e);

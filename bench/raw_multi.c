@@ -12,12 +12,8 @@
 #include <string.h>
 #include <time.h>
 #include <curl/curl.h>
-#ifdef WITH_LUA
-#include <lua.h>
-#include <lauxlib.h>
-#include <lualib.h>
+#include "raw_cjson.h"
 static lua_State *L; /* with "cjson": cjson.decode at index 1 */
-#endif
 
 typedef struct { char *data; size_t len, cap; char url[512]; CURL *e; } slot;
 
@@ -92,15 +88,10 @@ static int run(CURLM *m, slot *slots, int c, int n)
                 fprintf(stderr, "raw_multi: call failed (%d, status %ld)\n", msg->data.result, status);
                 return 1;
             }
-#ifdef WITH_LUA
-            if (L) {
-                lua_pushvalue(L, 1);
-                lua_pushlstring(L, s->data, s->len);
-                lua_call(L, 1, 1);
-                if (!lua_istable(L, -1)) { fprintf(stderr, "raw_multi: not a JSON object\n"); return 1; }
-                lua_pop(L, 1);
+            if (L && !raw_cjson_decode(L, s->data, s->len)) {
+                fprintf(stderr, "raw_multi: not a JSON object\n");
+                return 1;
             }
-#endif
             curl_multi_remove_handle(m, s->e);
             done++;
             if (issued < n) start(m, s, issued++);
@@ -123,19 +114,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (argc == 7) {
-#ifdef WITH_LUA
-        L = luaL_newstate();
-        luaL_openlibs(L);
-        lua_getglobal(L, "require");
-        lua_pushliteral(L, "cjson");
-        lua_call(L, 1, 1);
-        lua_getfield(L, -1, "decode");
-        lua_replace(L, 1);
-        lua_settop(L, 1);
-#else
-        fprintf(stderr, "raw_multi: built without -DWITH_LUA\n");
-        return 2;
-#endif
+        L = raw_cjson_open("raw_multi");
     }
     base = argv[1];
     ids = read_ids(argv[2], &nids);
