@@ -461,20 +461,35 @@ static void json_enter(jparser *jp)
     }
 }
 
+/* Opens the container at jp->p ('{' or '['): one level deeper, past the bracket and the
+ * whitespace after it, with a nil pushed as the slot of its table (the pending keys and values
+ * go above it). Returns that slot's index, negated when the container is empty (its closing
+ * bracket is consumed then); *cap is how many values may wait above the slot. */
+static int json_open(jparser *jp, char close, int *cap)
+{
+    int tpos;
+    json_enter(jp);
+    *cap = json_cap(jp->depth);
+    jp->p++;
+    luaL_checkstack(jp->L, JSON_STACK_NEED, "JSON too deeply nested");
+    lua_pushnil(jp->L);
+    tpos = lua_gettop(jp->L);
+    JSON_SKIP_WS(jp->p);
+    if (*jp->p == close) {
+        jp->p++;
+        return -tpos;
+    }
+    return tpos;
+}
+
 /* An object at jp->p ('{'): pushes the table. */
 static void json_object(jparser *jp)
 {
     lua_State *L = jp->L;
     int tpos, n = 0, nrec = 0, made = 0, cap;
-    json_enter(jp);
-    cap = json_cap(jp->depth);
-    jp->p++;
-    luaL_checkstack(L, JSON_STACK_NEED, "JSON too deeply nested");
-    lua_pushnil(L); /* the table's slot; the pending pairs go above it */
-    tpos = lua_gettop(L);
-    JSON_SKIP_WS(jp->p);
-    if (*jp->p == '}') {
-        jp->p++;
+    tpos = json_open(jp, '}', &cap);
+    if (tpos < 0) {
+        tpos = -tpos; /* {} */
     } else {
         for (;;) {
             JSON_SKIP_WS(jp->p);
@@ -505,15 +520,9 @@ static void json_array(jparser *jp)
 {
     lua_State *L = jp->L;
     int tpos, n = 0, base = 0, made = 0, cap;
-    json_enter(jp);
-    cap = json_cap(jp->depth);
-    jp->p++;
-    luaL_checkstack(L, JSON_STACK_NEED, "JSON too deeply nested");
-    lua_pushnil(L); /* the table's slot; the pending elements go above it */
-    tpos = lua_gettop(L);
-    JSON_SKIP_WS(jp->p);
-    if (*jp->p == ']') {
-        jp->p++;
+    tpos = json_open(jp, ']', &cap);
+    if (tpos < 0) {
+        tpos = -tpos; /* [] */
     } else {
         for (;;) {
             JSON_ROOM(jp, (json_array_flush(L, tpos, n, base, &made), base += n, n = 0));
