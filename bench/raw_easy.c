@@ -13,50 +13,8 @@
 #include <string.h>
 #include <time.h>
 #include <curl/curl.h>
-#include "raw_cjson.h"
+#include "raw_common.h"
 
-typedef struct { char *data; size_t len, cap; } buf;
-
-static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
-{
-    buf *b = ud;
-    size_t n = size * nmemb;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n) cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (!d) return 0;
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    return n;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static char **read_ids(const char *path, int *count)
-{
-    FILE *f = fopen(path, "r");
-    char line[128], **ids = NULL;
-    int n = 0, cap = 0;
-    if (!f) { perror(path); exit(2); }
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\r\n")] = 0;
-        if (!*line) continue;
-        if (n == cap) { cap = cap ? cap * 2 : 1024; ids = realloc(ids, cap * sizeof *ids); }
-        ids[n++] = strdup(line);
-    }
-    fclose(f);
-    *count = n;
-    return ids;
-}
 
 int main(int argc, char **argv)
 {

@@ -12,51 +12,10 @@
 #include <string.h>
 #include <time.h>
 #include <curl/curl.h>
-#include "raw_cjson.h"
+#include "raw_common.h"
 static lua_State *L; /* with "cjson": cjson.decode at index 1 */
 
-typedef struct { char *data; size_t len, cap; char url[512]; CURL *e; } slot;
-
-static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
-{
-    slot *b = ud;
-    size_t n = size * nmemb;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n) cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (!d) return 0;
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    return n;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static char **read_ids(const char *path, int *count)
-{
-    FILE *f = fopen(path, "r");
-    char line[128], **ids = NULL;
-    int n = 0, cap = 0;
-    if (!f) { perror(path); exit(2); }
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\r\n")] = 0;
-        if (!*line) continue;
-        if (n == cap) { cap = cap ? cap * 2 : 1024; ids = realloc(ids, cap * sizeof *ids); }
-        ids[n++] = strdup(line);
-    }
-    fclose(f);
-    *count = n;
-    return ids;
-}
+typedef struct { buf b; char url[512]; CURL *e; } slot;
 
 static const char *base;
 static char **ids;
@@ -66,7 +25,7 @@ static void start(CURLM *m, slot *s, int i)
 {
     snprintf(s->url, sizeof s->url, "%s/api/v1/submissions/%s/", base, ids[i % nids]);
     curl_easy_setopt(s->e, CURLOPT_URL, s->url);
-    s->len = 0;
+    s->b.len = 0;
     curl_multi_add_handle(m, s->e);
 }
 
@@ -84,11 +43,11 @@ static int run(CURLM *m, slot *slots, int c, int n)
             if (msg->msg != CURLMSG_DONE) continue;
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
             curl_easy_getinfo(s->e, CURLINFO_RESPONSE_CODE, &status);
-            if (msg->data.result != CURLE_OK || status != 200 || s->len == 0) {
+            if (msg->data.result != CURLE_OK || status != 200 || s->b.len == 0) {
                 fprintf(stderr, "raw_multi: call failed (%d, status %ld)\n", msg->data.result, status);
                 return 1;
             }
-            if (L && !raw_cjson_decode(L, s->data, s->len)) {
+            if (L && !raw_cjson_decode(L, s->b.data, s->b.len)) {
                 fprintf(stderr, "raw_multi: not a JSON object\n");
                 return 1;
             }
@@ -133,7 +92,7 @@ int main(int argc, char **argv)
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
         curl_easy_setopt(e, CURLOPT_USERAGENT, "raw_multi libcurl");
         curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(e, CURLOPT_WRITEDATA, &slots[i]);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, &slots[i].b);
         curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)&slots[i]);
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     }

@@ -62,6 +62,19 @@ static int core_fsync(lua_State *L)
     return 1;
 }
 
+static const luaL_Reg core_funcs[] = {
+    {"hmac_sha256", hmac_lsha256},
+    {"base64", hmac_lbase64},
+    {"equal", hmac_lequal},
+    {"fsync", core_fsync},
+    {"sleep", core_sleep},
+    {"monotime", core_monotime},
+    {"retry_after", errors_lretry_after},
+    {"build_url", url_lbuild},
+    {"is_id", url_lis_id},
+    {NULL, NULL},
+};
+
 __attribute__((visibility("default"))) int luaopen_cohort_core(lua_State *L);
 
 int luaopen_cohort_core(lua_State *L)
@@ -96,23 +109,6 @@ int luaopen_cohort_core(lua_State *L)
     lua_setfield(L, -2, "decode");
     lua_getfield(L, cjson, "encode");
     lua_setfield(L, -2, "encode");
-    lua_pushcfunction(L, hmac_lsha256);
-    lua_setfield(L, -2, "hmac_sha256");
-    lua_pushcfunction(L, hmac_lbase64);
-    lua_setfield(L, -2, "base64");
-    lua_pushcfunction(L, hmac_lequal);
-    lua_setfield(L, -2, "equal");
-    lua_pushcfunction(L, core_fsync);
-    lua_setfield(L, -2, "fsync");
-    lua_pushcfunction(L, core_sleep);
-    lua_setfield(L, -2, "sleep");
-    lua_pushcfunction(L, core_monotime);
-    lua_setfield(L, -2, "monotime");
-    lua_pushcfunction(L, errors_lretry_after);
-    lua_setfield(L, -2, "retry_after");
-    lua_pushcfunction(L, url_lbuild);
-    lua_setfield(L, -2, "build_url");
-    lua_pushcfunction(L, url_lis_id);
-    lua_setfield(L, -2, "is_id");
+    luaL_setfuncs(L, core_funcs, 0);
     return 1;
 }

@@ -246,29 +246,27 @@ static int session_new(lua_State *L)
     return 1;
 }
 
-static int request_add_header(request *r, const char *line)
+/* Appends a line to a header list; 0 when out of memory (the list is unchanged then). */
+static int slist_add(struct curl_slist **l, const char *line)
 {
-    struct curl_slist *n = curl_slist_append(r->headers, line);
+    struct curl_slist *n = curl_slist_append(*l, line);
     if (n == NULL) return 0;
-    r->headers = n;
+    *l = n;
     return 1;
 }
 
-/* Appends the standard request headers to *l: Accept (unless the caller gives one), the
- * credentials, and with a body Content-Type (unless given) and an empty Expect (no
+/* Makes the standard request headers into *l (empty before): Accept (unless the caller gives
+ * one), the credentials, and with a body Content-Type (unless given) and an empty Expect (no
  * "100-continue" round trip). Returns 0 when out of memory. */
 static int session_std_headers(session *s, struct curl_slist **l, int with_body, int has_accept,
                                int has_ctype)
 {
-    struct curl_slist *n;
-    int ok = 1;
-#define ADD(line) do { n = curl_slist_append(*l, line); if (n) *l = n; else ok = 0; } while (0)
-    if (!has_accept) ADD("Accept: application/json");
-    if (with_body) {
-        ADD("Expect:");
-        if (!has_ctype) ADD("Content-Type: application/json");
-    }
-#undef ADD
+    /* built apart and handed over whole: a list cut short by a failed allocation is never
+     * kept (the session's lists are reused by every later request) */
+    struct curl_slist *built = NULL;
+    int ok = (has_accept || slist_add(&built, "Accept: application/json")) &&
+             (!with_body || (slist_add(&built, "Expect:") &&
+                             (has_ctype || slist_add(&built, "Content-Type: application/json"))));
     if (ok && (s->auth == AUTH_TOKEN || s->auth == AUTH_APIKEY)) {
         size_t len = strlen(s->secret) + 32;
         char *h = malloc(len);
@@ -276,13 +274,17 @@ static int session_std_headers(session *s, struct curl_slist **l, int with_body,
         if (ok) {
             snprintf(h, len, s->auth == AUTH_TOKEN ? "Authorization: Token %s" : "api-key: %s",
                      s->secret);
-            n = curl_slist_append(*l, h);
-            if (n) *l = n; else ok = 0;
+            ok = slist_add(&built, h);
             memset(h, 0, len);
             free(h);
         }
     }
-    return ok;
+    if (!ok) {
+        session_free_headers(built);
+        return 0;
+    }
+    *l = built;
+    return 1;
 }
 
 /* An easy handle for this session: from the pool, or new with the options that are the same
@@ -429,7 +431,7 @@ static int session_submit(lua_State *L)
                     memcpy(h, k, kn);
                     memcpy(h + kn, ": ", 2);
                     memcpy(h + kn + 2, v, vn + 1);
-                    ok = request_add_header(r, h);
+                    ok = slist_add(&r->headers, h);
                     free(h);
                 }
                 lua_pop(L, 1);

@@ -95,11 +95,11 @@ function M.build(client, row, label, ...)
       util.misuse(label, "retries must be a positive integer (attempts in all)")
     end
   end
+  local query_only = method == "GET" or method == "DELETE"
   if args ~= nil and type(args) ~= "table" then
     util.misuse(label, "expected a table of %s, got %s",
-      (method == "GET" or method == "DELETE") and "query parameters" or "fields", type(args))
+      query_only and "query parameters" or "fields", type(args))
   end
-  local query_only = method == "GET" or method == "DELETE"
   -- the request built for the core directly (`base` included), so `Client:send` need not copy
   -- it; a GET without arguments (the common `get(id)`) has no query table at all
   local req = { method = method, base = client.base_url, path = path, ids = ids,
