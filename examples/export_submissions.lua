@@ -6,7 +6,7 @@
 -- written row by row as the pages arrive (through OUT.csv.tmp, renamed when complete), with a
 -- progress bar on stderr when that is a terminal. Money columns are in minor units (pence/cents).
 local cohort = require "cohort"
-local export = require "cohort.export"
+local export = require "cohort.workbench.export"
 
 local p = cohort.prolific()          -- token: $PROLIFIC_TOKEN; base URL: $PROLIFIC_URL or Prolific's
 

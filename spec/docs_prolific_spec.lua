@@ -473,9 +473,9 @@ describe("docs/prolific.md", function()
     assert.are.equal(404, err.status)
   end)
 
-  it("hooks: receiving deliveries with cohort.webhooks", function()
+  it("hooks: receiving deliveries with cohort.workbench.webhooks", function()
     local secret = assert(p.hooks:create_secret{ workspace_id = WORKSPACE })
-    local webhooks = require "cohort.webhooks"
+    local webhooks = require "cohort.workbench.webhooks"
     local seen = webhooks.deduper()               -- remembers the last 10,000 event ids
 
     -- In your HTTP handler: the headers and the raw body exactly as received.

@@ -1,9 +1,9 @@
--- The survey-response export adapters (cohort.export_responses, loaded by cohort.export):
+-- The survey-response export adapters (cohort.workbench.export_responses, loaded by cohort.workbench.export):
 -- QuestionPro Responses and Prolific SurveyResponses, one row per response and a column per
 -- question, with labels, codes or both — against the sandbox.
-describe("cohort.export of survey responses", function()
+describe("cohort.workbench.export of survey responses", function()
   local env = require "support.env"
-  local export = require "cohort.export"
+  local export = require "cohort.workbench.export"
   local Error = require("cohort").Error
   local SURVEY = 7654321
   local p, q
@@ -123,7 +123,7 @@ describe("cohort.export of survey responses", function()
       local before = #env.requests()
       local ok, msg = pcall(export.csv, q.responses:each(SURVEY), io.stdout, { answers = "raw" })
       assert.is_false(ok)
-      assert.truthy(msg:find("cohort.export.csv(): option 'answers' must be one of labels, codes, both (got raw)", 1, true), msg)
+      assert.truthy(msg:find("cohort.workbench.export.csv(): option 'answers' must be one of labels, codes, both (got raw)", 1, true), msg)
       assert.are.equal(before, #env.requests())
     end)
   end)

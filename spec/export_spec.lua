@@ -1,9 +1,9 @@
--- cohort.export: CSV (RFC 4180) and JSON Lines from arrays and iterators, streaming, the
+-- cohort.workbench.export: CSV (RFC 4180) and JSON Lines from arrays and iterators, streaming, the
 -- Submission adapter against the sandbox, pluggable adapters, misuse and failure paths, and
 -- examples/export_submissions.lua.
-describe("cohort.export", function()
+describe("cohort.workbench.export", function()
   local env = require "support.env"
-  local export = require "cohort.export"
+  local export = require "cohort.workbench.export"
   local core = require "cohort.core"
   local Error = require("cohort").Error
   local STUDY = "60aca280709ee40ec37d4885"
@@ -268,7 +268,7 @@ describe("cohort.export", function()
       assert.is_nil(n)
       assert.is_true(Error.is(err))
       assert.are.equal("io", err.kind)
-      assert.truthy(tostring(err):find("cohort.export.csv()", 1, true))
+      assert.truthy(tostring(err):find("cohort.workbench.export.csv()", 1, true))
       assert.is_false(exists("/nonexistent-dir/x/out.csv"))
     end)
 
@@ -279,28 +279,28 @@ describe("cohort.export", function()
         assert.is_false(ok)
         assert.truthy(tostring(msg):find(pattern, 1, true), tostring(msg))
       end
-      raises("cohort.export.csv(): unknown option 'colums'", function()
+      raises("cohort.workbench.export.csv(): unknown option 'colums'", function()
         export.csv(p.submissions:each { study = STUDY }, "/tmp/never.csv", { colums = { "id" } })
       end)
-      raises("cohort.export.csv(): columns[2] must be a name or {name, function(item)}", function()
+      raises("cohort.workbench.export.csv(): columns[2] must be a name or {name, function(item)}", function()
         export.csv(p.submissions:each { study = STUDY }, "/tmp/never.csv", { columns = { "id", { "x" } } })
       end)
-      raises("cohort.export.jsonl(): unknown option 'header'", function()
+      raises("cohort.workbench.export.jsonl(): unknown option 'header'", function()
         export.jsonl({}, "/tmp/never.jsonl", { header = false })
       end)
-      raises("cohort.export.csv(): items must be an array or an iterator function (got string)", function()
+      raises("cohort.workbench.export.csv(): items must be an array or an iterator function (got string)", function()
         export.csv("nope", "/tmp/never.csv")
       end)
-      raises("cohort.export.csv(): destination must be a path string or an open file (got number)", function()
+      raises("cohort.workbench.export.csv(): destination must be a path string or an open file (got number)", function()
         export.csv({}, 42)
       end)
-      raises("cohort.export.csv(): newline must be", function()
+      raises("cohort.workbench.export.csv(): newline must be", function()
         export.csv({}, io.stdout, { newline = ";" })
       end)
-      raises("cohort.export.csv(): option 'details' must be one of true, false (got yes)", function()
+      raises("cohort.workbench.export.csv(): option 'details' must be one of true, false (got yes)", function()
         export.csv(p.submissions:each { study = STUDY }, "/tmp/never.csv", { details = "yes" })
       end)
-      raises("cohort.export.csv(): adapter 'Nope' is not registered", function()
+      raises("cohort.workbench.export.csv(): adapter 'Nope' is not registered", function()
         export.csv({}, io.stdout, { adapter = "Nope" })
       end)
       assert.are.equal(before, #env.requests())
@@ -363,7 +363,7 @@ describe("cohort.export", function()
     it("register() refuses a malformed adapter", function()
       local ok, msg = pcall(export.register, "X", { options = {} })
       assert.is_false(ok)
-      assert.truthy(msg:find("cohort.export.register(): adapter.columns must be a function", 1, true), msg)
+      assert.truthy(msg:find("cohort.workbench.export.register(): adapter.columns must be a function", 1, true), msg)
     end)
   end)
 

@@ -1,9 +1,9 @@
--- cohort.progress: the bar's text, throttling and finish; nothing when disabled; detection of a
+-- cohort.prompt.progress: the bar's text, throttling and finish; nothing when disabled; detection of a
 -- terminal on stderr (through a pseudo-terminal made by `script`), and `progress = false`, with
 -- an export of sandbox submissions.
-describe("cohort.progress", function()
+describe("cohort.prompt.progress", function()
   local env = require "support.env"
-  local progress = require "cohort.progress"
+  local progress = require "cohort.prompt.progress"
   local q = require("cohort.sandbox").shell_quote
 
   local function sink()
@@ -88,7 +88,7 @@ local p = cohort.prolific()
 local opts = { total = 45, label = "subs" }
 if arg[1] == "off" then opts.progress = false end
 local path = os.tmpname()
-local n = assert(require("cohort.export").csv(p.submissions:each { study = "60aca280709ee40ec37d4885" }, path, opts))
+local n = assert(require("cohort.workbench.export").csv(p.submissions:each { study = "60aca280709ee40ec37d4885" }, path, opts))
 os.remove(path)
 print("rows " .. n)
 ]])

@@ -1,4 +1,4 @@
--- cohort.reconcile: Prolific submissions joined with QuestionPro responses (custom1) and with
+-- cohort.workbench.reconcile: Prolific submissions joined with QuestionPro responses (custom1) and with
 -- Prolific survey responses (participant_id), duplicates, orphans, the `by` key, and the
 -- failure and misuse paths — against the sandbox.
 describe("cohort.reconcile", function()

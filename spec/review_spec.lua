@@ -1,4 +1,4 @@
--- cohort.review: the plan (dry run: printed, nothing sent), carrying it out through the journal
+-- cohort.workbench.review: the plan (dry run: printed, nothing sent), carrying it out through the journal
 -- (statuses and the sandbox's ledger match the plan), re-runs that do nothing twice, bad
 -- decisions, misuse, failures, and examples/reconcile_questionpro.lua.
 describe("cohort.review", function()

@@ -75,7 +75,7 @@ describe("security", function()
     for _, x in ipairs { p, qh, qq, p.submissions, qq.responses, p._session, qq._session } do
       clean(tostring(x), "tostring")
     end
-    local pretty = require "cohort.pretty"
+    local pretty = require "cohort.prompt.pretty"
     for _, x in ipairs { p, qq } do clean(pretty.format and pretty.format(x) or "", "pretty") end
     assert.is_true(#lines >= 8)
     for _, l in ipairs(lines) do clean(l, "a debug line") end
@@ -85,7 +85,7 @@ describe("security", function()
   end)
 
   it("verifies webhook deliveries signed by the sandbox", function()
-    local webhooks = require "cohort.webhooks"
+    local webhooks = require "cohort.workbench.webhooks"
     local p = cohort.prolific { token = TOKEN, base_url = sb.url }
     local WS = "60a42f4c693c29420793cb74"
     local secret = assert(p.hooks:create_secret { workspace_id = WS })

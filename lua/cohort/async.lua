@@ -253,7 +253,7 @@ end
 function M.map(items, fn, opts)
   opts = opts or {}
   local n = #items
-  local bar = require("cohort.progress").new { label = opts.label or "items", total = n,
+  local bar = require("cohort.prompt.progress").new { label = opts.label or "items", total = n,
     enabled = opts.progress, delay = 0.5 }
   local conc = opts.concurrency or 8
   if compat.math_type(conc) ~= "integer" or conc < 1 then

@@ -211,7 +211,7 @@ function Client:define_class(name, def)
   end
   local mt = {
     __name = "cohort." .. name,
-    __client = client, -- the client an object came from (cohort.review uses it)
+    __client = client, -- the client an object came from (cohort.workbench.review uses it)
     __index = methods,
     __tostring = def.tostring and function(obj) return def.tostring(obj) end or nil,
   }
@@ -414,7 +414,7 @@ function Client:collect(spec, req)
   local out = {}
   local enabled = req.progress
   if enabled == nil then enabled = self.progress end
-  local bar = require("cohort.progress").new { label = spec.class or "items", enabled = enabled,
+  local bar = require("cohort.prompt.progress").new { label = spec.class or "items", enabled = enabled,
     delay = 0.5 }
   -- the iterator is called directly, not by `for`, and under async.pcall: on plain Lua 5.1 a
   -- task cannot yield from inside a for-in iterator or a pcall

@@ -28,23 +28,31 @@ function M.questionpro(opts)
   return require("cohort.questionpro").new(opts)
 end
 
---- Join Prolific submissions with survey responses; see `cohort.reconcile.reconcile`.
+--- Join Prolific submissions with survey responses; see `cohort.workbench.reconcile.reconcile`.
 -- @tparam table args `submissions`, `responses`, `by`
 -- @treturn[1] table `{pairs =, missing_response =, orphan_responses =, duplicates =}`
 -- @return[2] nil
 -- @treturn[2] cohort.Error
 function M.reconcile(args)
-  return require("cohort.reconcile").reconcile(args)
+  return require("cohort.workbench.reconcile").reconcile(args)
 end
 
---- Review a study's submissions by a rule (dry run by default); see `cohort.review.review`.
+--- Review a study's submissions by a rule (dry run by default); see `cohort.workbench.review.review`.
 -- @param study a Study, or `{client = p, id = "<study id>"}`
 -- @tparam table opts `responses`, `rule`, `dry_run`, `journal`, `by`, `progress`, `out`
 -- @treturn[1] table the plan (and its outcome when carried out)
 -- @return[2] nil
 -- @treturn[2] cohort.Error
 function M.review(study, opts)
-  return require("cohort.review").review(study, opts)
+  return require("cohort.workbench.review").review(study, opts)
 end
 
-return M
+--- The workbench modules, loaded on first use: `cohort.export` (`cohort.workbench.export`),
+-- `cohort.webhooks`, `cohort.journal`. Each is also `require`-able by its full name.
+local LAZY = { export = "cohort.workbench.export", webhooks = "cohort.workbench.webhooks",
+  journal = "cohort.workbench.journal" }
+
+return setmetatable(M, { __index = function(_, k)
+  local name = LAZY[k]
+  if name then return require(name) end
+end })

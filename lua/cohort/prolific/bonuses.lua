@@ -172,7 +172,7 @@ end
 -- @treturn[2] cohort.Error (what was done before it stays done and journaled)
 function M.resource_methods.pay_all(res, args)
   local label = "prolific.bonuses:pay_all()"
-  local journal = require "cohort.journal"
+  local journal = require "cohort.workbench.journal"
   if type(args) ~= "table" then util.misuse(label, "expected a table {study =, bonuses =}") end
   util.check_keys(label, args, { study = true, bonuses = true, journal = true, batch_size = true,
     progress = true })
@@ -196,7 +196,7 @@ function M.resource_methods.pay_all(res, args)
   local j = journal.from_opts(label, args)
   local run = { paid = 0, skipped = 0, verified = 0, batches = {} }
   local known = {} -- submission:amount -> payments this run knows were made
-  local bar = require("cohort.progress").new { label = "bonuses", total = #rows, delay = 0.5,
+  local bar = require("cohort.prompt.progress").new { label = "bonuses", total = #rows, delay = 0.5,
     enabled = args.progress == nil and client.progress or args.progress }
   local function fail(err)
     bar:finish()

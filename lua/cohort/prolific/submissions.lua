@@ -407,7 +407,7 @@ end
 -- ------------------------------------------------------------------ journaled bulk work
 
 --- Approve many submissions: batches of at most 1,000 through the bulk-approve endpoint, one
--- batch after the other, optionally through a journal (see `cohort.journal`).
+-- batch after the other, optionally through a journal (see `cohort.workbench.journal`).
 --
 --     assert(p.submissions:approve_all{ ids = passed, journal = "review.jsonl" })
 --
@@ -420,7 +420,7 @@ end
 -- @treturn[2] cohort.Error
 function M.resource_methods.approve_all(res, args)
   local label = "prolific.submissions:approve_all()"
-  local journal = require "cohort.journal"
+  local journal = require "cohort.workbench.journal"
   if type(args) ~= "table" then util.misuse(label, "expected a table {ids = ...}") end
   util.check_keys(label, args, { ids = true, study = true, journal = true, batch_size = true,
     progress = true })
@@ -438,7 +438,7 @@ function M.resource_methods.approve_all(res, args)
   local j = journal.from_opts(label, args)
   local run = { approved = 0, skipped = 0 }
   local client = res._client
-  local bar = require("cohort.progress").new { label = "approvals", total = #ids, delay = 0.5,
+  local bar = require("cohort.prompt.progress").new { label = "approvals", total = #ids, delay = 0.5,
     enabled = args.progress == nil and client.progress or args.progress }
   local function fail(err)
     bar:finish()
@@ -495,7 +495,7 @@ end
 -- @treturn[2] cohort.Error
 function M.resource_methods.reject_all(res, args)
   local label = "prolific.submissions:reject_all()"
-  local journal = require "cohort.journal"
+  local journal = require "cohort.workbench.journal"
   if type(args) ~= "table" then util.misuse(label, "expected a table {items = ...}") end
   util.check_keys(label, args, { items = true, journal = true, progress = true })
   if type(args.items) ~= "table" or #args.items == 0 then
@@ -511,7 +511,7 @@ function M.resource_methods.reject_all(res, args)
   end
   local j = journal.from_opts(label, args)
   local run = { rejected = 0, skipped = 0 }
-  local bar = require("cohort.progress").new { label = "rejections", total = #bodies, delay = 0.5,
+  local bar = require("cohort.prompt.progress").new { label = "rejections", total = #bodies, delay = 0.5,
     enabled = args.progress == nil and res._client.progress or args.progress }
   for _, b in ipairs(bodies) do
     bar:set(run.rejected + run.skipped)

@@ -1,6 +1,6 @@
 --- Progress bars on stderr for long operations (paging, bulk actions, payments, exports).
 --
---     local progress = require "cohort.progress"
+--     local progress = require "cohort.prompt.progress"
 --     local bar = progress.new{ label = "export", total = 45, enabled = opts.progress }
 --     for ... do ...; bar:add(1) end
 --     bar:finish()
@@ -15,7 +15,7 @@
 -- cohort that takes `progress = false` passes it here as `enabled`. A disabled bar costs nothing
 -- and writes nothing, so callers use a bar unconditionally. Redraws are throttled to ten a
 -- second; `finish` draws the final state and ends the line.
--- @module cohort.progress
+-- @module cohort.prompt.progress
 local compat = require "cohort.compat"
 local core = require "cohort.core"
 

@@ -1,6 +1,6 @@
 --- Export objects to CSV and JSON Lines, streaming.
 --
---     local export = require "cohort.export"
+--     local export = require "cohort.workbench.export"
 --     local rows, path = export.csv(p.submissions:each{study = id}, "subs.csv")
 --     export.csv(people, io.stdout, {columns = {"name", {"age_next_year", function(x) return x.age + 1 end}}})
 --     export.jsonl(p.submissions:all{study = id}, "subs.jsonl")
@@ -42,12 +42,12 @@
 -- the file system). Writing to a path goes through `path .. ".tmp"`, renamed at the end, so a
 -- failure never leaves a partial file at `path` (the temporary file is removed). Misuse
 -- (a bad option, a bad column) raises naming the function and the field.
--- @module cohort.export
+-- @module cohort.workbench.export
 local compat = require "cohort.compat"
 local core = require "cohort.core"
 local Error = require "cohort.error"
 local util = require "cohort.util"
-local progress = require "cohort.progress"
+local progress = require "cohort.prompt.progress"
 local cjson_null = require("cjson").null
 
 local M = {}
@@ -70,7 +70,7 @@ end
 -- @tparam table adapter `columns` (function, required), `options`, `prepare`, `record`
 -- @treturn table the adapter
 function M.register(class, adapter)
-  local label = "cohort.export.register()"
+  local label = "cohort.workbench.export.register()"
   if type(class) ~= "string" or class == "" then util.misuse(label, "class must be a class name") end
   if type(adapter) ~= "table" then util.misuse(label, "adapter must be a table") end
   if type(adapter.columns) ~= "function" then
@@ -409,7 +409,7 @@ end
 -- @return[2] nil
 -- @treturn[2] cohort.Error kind `"io"` (file system) or the server's error from an iterator
 function M.csv(items, path_or_file, opts)
-  local label = "cohort.export.csv()"
+  local label = "cohort.workbench.export.csv()"
   local nl = opts and opts.newline or "\r\n"
   local function line(w, values)
     for i = 1, #values do values[i] = M.quote(values[i]) end
@@ -440,7 +440,7 @@ end
 -- @return[2] nil
 -- @treturn[2] cohort.Error
 function M.jsonl(items, path_or_file, opts)
-  local label = "cohort.export.jsonl()"
+  local label = "cohort.workbench.export.jsonl()"
   return run(label, "jsonl", items, path_or_file, opts,
     function(w, item, cols, adapter)
       local record
@@ -515,6 +515,6 @@ M.register("Submission", {
   end,
 })
 
-require("cohort.export_responses").register(M) -- SurveyResponse (Prolific), Response (QuestionPro)
+require("cohort.workbench.export_responses").register(M) -- SurveyResponse (Prolific), Response (QuestionPro)
 
 return M

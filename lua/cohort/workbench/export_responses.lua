@@ -1,8 +1,8 @@
 --- Export adapters for survey responses: one row per response, one column per question.
 --
--- Loaded by `cohort.export`, so exporting responses just works:
+-- Loaded by `cohort.workbench.export`, so exporting responses just works:
 --
---     local export = require "cohort.export"
+--     local export = require "cohort.workbench.export"
 --     export.csv(q.responses:each(7654321), "qp.csv")                      -- QuestionPro
 --     export.csv(q.responses:each(7654321), "qp.csv", {answers = "both",
 --       questions = q.surveys:all_questions(7654321)})                      -- every question
@@ -35,7 +35,7 @@
 -- order of the options).
 --
 -- `export.jsonl` writes each response whole, as the server sent it (pass `columns` to pick).
--- @module cohort.export_responses
+-- @module cohort.workbench.export_responses
 local M = {}
 
 local cjson_null = require("cjson").null
@@ -144,7 +144,7 @@ end
 --- The CSV columns of QuestionPro responses (see the module description).
 -- @tparam ?table first the first response (nil when there are none)
 -- @tparam table opts the export options (`answers`, `questions`)
--- @treturn table column list for `cohort.export`
+-- @treturn table column list for `cohort.workbench.export`
 function M.questionpro_columns(first, opts)
   local mode = opts.answers or "labels"
   local cols = { "responseID", "surveyID", "responseStatus", "timestamp",
@@ -264,7 +264,7 @@ end
 --- The CSV columns of Prolific survey responses (see the module description).
 -- @tparam ?table first the first response (nil when there are none)
 -- @tparam table opts the export options (`answers`, `questions`)
--- @treturn table column list for `cohort.export`
+-- @treturn table column list for `cohort.workbench.export`
 function M.prolific_columns(first, opts)
   local mode = opts.answers or "labels"
   local cols = {
@@ -278,8 +278,8 @@ function M.prolific_columns(first, opts)
   return cols
 end
 
---- Register both adapters with `cohort.export` (done when `cohort.export` is loaded).
--- @tparam table export the `cohort.export` module
+--- Register both adapters with `cohort.workbench.export` (done when `cohort.workbench.export` is loaded).
+-- @tparam table export the `cohort.workbench.export` module
 function M.register(export)
   local options = { answers = ANSWERS, questions = true }
   export.register("Response", { columns = M.questionpro_columns, options = options })

@@ -13,7 +13,7 @@
 --     cohort.review(study, { responses = …, rule = …, dry_run = false, journal = "review.jsonl" })
 --
 -- **What it does.** It lists the study's AWAITING REVIEW submissions, joins them with the
--- responses (`cohort.reconcile`; `by` chooses the key), and calls `rule(submission, response,
+-- responses (`cohort.workbench.reconcile`; `by` chooses the key), and calls `rule(submission, response,
 -- pair)` for each — `response` is nil for a submission without one, `pair` (nil then too) has
 -- `responses` and `duplicate` when a participant answered more than once. The rule returns a
 -- decision:
@@ -44,12 +44,12 @@
 -- with exactly its rows, which `pay_all`'s own journal then settles). To decide afresh with a
 -- changed rule, submissions still AWAITING REVIEW need a new journal — bonuses already paid are
 -- then not known to it, so keep the rule's bonuses on the decisions that change status.
--- @module cohort.review
+-- @module cohort.workbench.review
 local util = require "cohort.util"
 local Error = require "cohort.error"
-local journal = require "cohort.journal"
-local reconcile = require "cohort.reconcile"
-local progress = require "cohort.progress"
+local journal = require "cohort.workbench.journal"
+local reconcile = require "cohort.workbench.reconcile"
+local progress = require "cohort.prompt.progress"
 local submissions = require "cohort.prolific.submissions"
 
 local M = {}
@@ -348,14 +348,14 @@ end
 -- @param study a Study object, or `{client = p, id = "<study id>"}`
 -- @tparam table opts `responses` (array or iterator of survey responses; `{}` for none),
 --   `rule` (`function(submission, response_or_nil, pair_or_nil)` → decision), `by` (the
---   reconcile key, see `cohort.reconcile`), `dry_run` (default `true`), `journal` (file path;
+--   reconcile key, see `cohort.workbench.reconcile`), `dry_run` (default `true`), `journal` (file path;
 --   required when `dry_run = false`), `progress` (`false` hides the bar), `out` (where the
 --   plan is printed: a file, default `io.stdout`, or `false`)
 -- @treturn[1] table the plan: `study`, `dry_run`, `decisions` (`{submission, response, pair,
 --   participant_id, action, category, message, bonus (MAJOR units), from_journal, done,
 --   transition_done, bonus_done, pending_review}` in the order of the listing, then the
 --   submissions decided in an earlier run), `missing_response`, `orphan_responses`,
---   `duplicates` (see `cohort.reconcile`), `awaiting_review`, `with_response`, `counts`
+--   `duplicates` (see `cohort.workbench.reconcile`), `awaiting_review`, `with_response`, `counts`
 --   (`approve`, `reject`, `skip`, `bonus`, `bonus_total` in MAJOR units), `todo` (the same for
 --   what is left to do), and with `dry_run = false` `outcome` (`approved`, `rejected`,
 --   `bonuses_paid` (rows), `bonus_batches` (ids), `skipped` (already done: rows the helpers

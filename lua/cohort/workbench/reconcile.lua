@@ -20,7 +20,7 @@
 -- participant. Nothing is thrown away or chosen silently: a review rule sees the pair (its third
 -- argument) and can decide. Several submissions of one participant (e.g. from several studies)
 -- each pair with the same responses. A response without a participant id is an orphan.
--- @module cohort.reconcile
+-- @module cohort.workbench.reconcile
 local util = require "cohort.util"
 local Error = require "cohort.error"
 

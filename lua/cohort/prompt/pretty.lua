@@ -1,6 +1,6 @@
 --- Readable text for values at the prompt: objects, pages, errors and plain tables.
 --
---     local pretty = require "cohort.pretty"
+--     local pretty = require "cohort.prompt.pretty"
 --     print(pretty.format(p.users:me()))
 --     print(pretty.format(p.submissions:list{study = id}, {width = 120}))
 --
@@ -12,7 +12,7 @@
 -- * Other tables are written as Lua-like literals, nested tables inline, depth-limited.
 -- Strings at the top level are written as they are (as `print` would); nested strings are quoted.
 -- JSON null shows as `null`.
--- @module cohort.pretty
+-- @module cohort.prompt.pretty
 local compat = require "cohort.compat"
 local cjson_null = require("cjson").null
 

@@ -3,7 +3,7 @@
 -- A read-eval-print loop in Lua (the stock `lua5.4` prompt cannot be customised): each line is
 -- first tried as an expression (`return <line>`), then as a statement; a chunk that is not
 -- complete yet (its load error ends in `<eof>`) is continued on the next line with the `>>`
--- prompt, as `lua.c` does. Results are shown with `cohort.pretty` (objects as their `tostring`
+-- prompt, as `lua.c` does. Results are shown with `cohort.prompt.pretty` (objects as their `tostring`
 -- line and fields, pages as tables). Errors are shown as one readable line, never a traceback.
 -- Globals made at the prompt live in the session's own environment, not in `_G`.
 --
@@ -11,9 +11,9 @@
 -- with the first line of their LDoc comment (read from the Lua source files, found through
 -- `debug.getinfo`), and for methods generated from operation rows, the HTTP method, the path,
 -- the arguments and the class of the answer.
--- @module cohort.repl
+-- @module cohort.prompt.repl
 local compat = require "cohort.compat"
-local pretty = require "cohort.pretty"
+local pretty = require "cohort.prompt.pretty"
 
 local M = {}
 
@@ -169,7 +169,7 @@ end
 local GENERAL = [[
 cohort prompt — Lua 5.4 with cohort loaded.
   p, q          the Prolific and QuestionPro clients (made from the environment)
-  cohort        the cohort module; export = cohort.export, pretty = cohort.pretty
+  cohort        the cohort module; export = cohort.workbench.export, pretty = cohort.prompt.pretty
   help(x)       what x is and its methods: help(p), help(p.submissions), help(sub), help(export)
 Examples:
   p.users:me()
@@ -372,9 +372,9 @@ function M.new(opts)
   local cohort = require "cohort"
   local env = setmetatable({}, { __index = _G })
   env.cohort = cohort
-  env.export = require "cohort.export"
+  env.export = require "cohort.workbench.export"
   env.pretty = pretty
-  env.progress = require "cohort.progress"
+  env.progress = require "cohort.prompt.progress"
   env.help = function(...)
     self.write(M.help(...) .. "\n")
   end

@@ -1,6 +1,6 @@
 --- Receiving Prolific's webhooks safely: signature, time window, and repeated deliveries.
 --
---     local webhooks = require "cohort.webhooks"
+--     local webhooks = require "cohort.workbench.webhooks"
 --     local ok, why = webhooks.verify(secret, request_headers, raw_body, { tolerance = 300 })
 --     if not ok then return respond(401, why) end
 --     if seen:repeated(request_headers["X-Event-ID"]) then return respond(200) end   -- at-least-once
@@ -10,7 +10,7 @@
 -- time it was sent. `verify` recomputes the signature with OpenSSL's libcrypto, compares it in
 -- constant time, and refuses a timestamp outside the tolerance window (replays). Deliveries are
 -- at least once, and `X-Event-ID` is stable across retries: `deduper` drops the repeats.
--- @module cohort.webhooks
+-- @module cohort.workbench.webhooks
 local compat = require "cohort.compat"
 local core = require "cohort.core"
 
@@ -68,7 +68,7 @@ function M.verify(secret, headers, body, opts)
   return true
 end
 
-local Deduper = { __name = "cohort.webhooks.Deduper" }
+local Deduper = { __name = "cohort.workbench.webhooks.Deduper" }
 Deduper.__index = Deduper
 
 --- A memory of the last `size` event ids (default 10,000), to drop repeated deliveries.

@@ -14,7 +14,7 @@
 --     {"key":"bonus:60ac…:3f2a…","phase":"outcome","step":"pay","ok":true,…}
 --
 -- A torn last line (the crash hit mid-write) is ignored when the journal is read.
--- @module cohort.journal
+-- @module cohort.workbench.journal
 local core = require "cohort.core"
 
 local M = {}
@@ -115,7 +115,7 @@ Journal.__gc = Journal.close
 
 --- A short, stable digest of a text (hex), for step keys.
 function M.digest(text)
-  return (core.hmac_sha256("cohort.journal", text):gsub(".", function(c)
+  return (core.hmac_sha256("cohort.workbench.journal", text):gsub(".", function(c)
     return ("%02x"):format(c:byte())
   end)):sub(1, 16)
 end
