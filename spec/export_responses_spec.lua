@@ -102,6 +102,34 @@ describe("cohort.workbench.export of survey responses", function()
       assert.are.equal("p008@example.org", rows["90000008"].Q2_4)
     end)
 
+    it("an empty typed answer is an empty cell in every mode, never its label or code", function()
+      local created = assert(q.responses:create(SURVEY, {
+        responseStatus = "Completed", timeTaken = 12,
+        customVariables = { custom1 = "60bf9310e8dec401be6e9699" },
+        responseSet = {
+          { questionID = 12345678, answerValues = { { answerID = 123456790 } } },
+          { questionID = 12345679, answerValues = { { answerID = 100000001, value = { text = "" } } } },
+          { questionID = 83734737, answerValues = { { answerID = 100000002, value = { text = "Doe" } } } },
+        } }))
+      local id = tostring(created.responseID)
+      local questions = assert(q.surveys:all_questions(SURVEY))
+      for _, opts in ipairs { {}, { answers = "codes" }, { questions = questions },
+          { answers = "codes", questions = questions } } do
+        local _, text = csv({ assert(q.responses:get(SURVEY, created.responseID)) }, opts)
+        local _, rows = parse(text)
+        local r = rows[id]
+        assert.are.equal("", r.Q2_1)                  -- not FIRST_NAME, not 100000001
+        assert.are.equal("Doe", r.Q2_2)
+        assert.are.equal(opts.answers == "codes" and "2" or "Often", r.Q1)
+      end
+      local _, text = csv({ assert(q.responses:get(SURVEY, created.responseID)) }, { answers = "both" })
+      local _, rows = parse(text)
+      assert.are.equal("", rows[id].Q2_1_code)
+      assert.are.equal("", rows[id].Q2_1_label)
+      assert.are.equal("Doe", rows[id].Q2_2_label)
+      assert.is_true(q.responses:delete(SURVEY, created.responseID))
+    end)
+
     it("JSON Lines writes each response whole", function()
       local out = {}
       local sink = { write = function(self, ...) for _, s in ipairs { ... } do out[#out + 1] = s end return self end }

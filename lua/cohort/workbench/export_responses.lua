@@ -14,8 +14,12 @@
 -- * `answers = "labels"` (default) | `"codes"` | `"both"` — what a choice is written as (as
 --   qualtRics' `label = TRUE/FALSE` and PyCap's `raw_or_label` offer). `"both"` gives two
 --   columns a question, `<name>_code` then `<name>_label`. Text typed by the participant (a
---   free-text or contact field, QuestionPro's `value.text`) is written as it is in every mode;
---   several answers to one question (multiple choice) are joined with `;`.
+--   free-text or contact field, QuestionPro's `value.text`) is written as it is in every mode,
+--   and an empty typed answer is an empty cell in every mode (never the field's label such as
+--   `FIRST_NAME` or its code); several answers to one question (multiple choice) are joined
+--   with `;`. Which answers are typed: by the question's `type` when `questions` is given
+--   (text, contact, essay, comment, e-mail, numeric, date types), else a value without a
+--   `scale` (choices carry one).
 -- * `questions = …` — the questions, in column order. Without it the columns are the questions
 --   of the FIRST response (a response that stopped early may lack some: give `questions` when
 --   responses differ). QuestionPro: an array of Question objects (`q.surveys:all_questions(sid)`,
@@ -26,7 +30,7 @@
 -- `time_utc` (ISO 8601 UTC, empty when the zone is ambiguous), `timeTaken` (seconds),
 -- `custom1`..`custom5`, then one column per question named by its code (`Q1`, `Q2_1`; `Q<id>`
 -- when it has none). Labels are the choice's `answerText`; codes its `value.scale` (a number),
--- or the `answerID` when the choice has no scale.
+-- or the `answerID` when the choice has no scale (known as a choice from `questions` only).
 --
 -- **Prolific columns**: `id`, `participant_id`, `submission_id`, `date_created`, then one column
 -- per question named by its title (a repeated title gets ` (2)`, ` (3)`…). Labels are the
@@ -94,7 +98,8 @@ local function qp_questions(first, opts)
       local code = type(q) == "table" and (q.code or q.questionCode) or nil
       if id ~= nil and not seen[tostring(id)] then
         seen[tostring(id)] = true
-        out[#out + 1] = { id = tostring(id), name = blank(code) or ("Q" .. tostring(id)) }
+        out[#out + 1] = { id = tostring(id), name = blank(code) or ("Q" .. tostring(id)),
+          type = type(q) == "table" and type(q.type) == "string" and q.type or nil }
       end
     end
     return out
@@ -109,12 +114,35 @@ local function qp_questions(first, opts)
   return out
 end
 
+-- Question types whose answers the participant types (text, contact details, numbers, dates):
+-- their cell is the typed text, never the answer's label or code.
+local TYPED = { "text", "contact", "essay", "comment", "email", "numeric", "number", "date" }
+
+local function typed_type(qtype)
+  qtype = qtype:lower()
+  for _, word in ipairs(TYPED) do
+    if qtype:find(word, 1, true) then return true end
+  end
+  return false
+end
+
+-- Is this answer value one the participant typed? By the question's type when it is known
+-- (`questions` given), else by the answer itself: a choice carries its scale, a typed field
+-- does not. An empty typed answer is an empty cell: its label (`FIRST_NAME`) or code
+-- (`100000001`) is the field's name, not the participant's answer.
+local function is_typed(av, v, qtype)
+  if qtype then return typed_type(qtype) end
+  return blank(v.text) ~= nil or blank(v.scale) == nil
+end
+
 --- The cell of one QuestionPro question in one response.
 -- @tparam table resp a Response (or its JSON)
 -- @tparam string|integer question_id
 -- @tparam string mode `"labels"` or `"codes"`
+-- @tparam[opt] string qtype the question's type (`"multiple_choice"`, `"contact_information"`,
+--   `"text"` …) when known
 -- @return the cell value (string, number) or nil when unanswered
-function M.questionpro_cell(resp, question_id, mode)
+function M.questionpro_cell(resp, question_id, mode, qtype)
   local qid = tostring(question_id)
   for _, item in ipairs(qp_items(resp)) do
     if type(item) == "table" and tostring(item.questionID) == qid then
@@ -122,10 +150,9 @@ function M.questionpro_cell(resp, question_id, mode)
       for _, av in ipairs(type(item.answerValues) == "table" and item.answerValues or {}) do
         if type(av) == "table" then
           local v = type(av.value) == "table" and av.value or {}
-          local text = blank(v.text)
           local cell
-          if text ~= nil then
-            cell = text
+          if is_typed(av, v, qtype) then
+            cell = blank(v.text)
           elseif mode == "codes" then
             local scale = blank(v.scale)
             cell = scale and (tonumber(scale) or scale) or blank(av.answerID)
@@ -158,8 +185,8 @@ function M.questionpro_columns(first, opts)
     cols[#cols + 1] = { name, function(r) return qp_custom(r, name) end }
   end
   for _, q in ipairs(qp_questions(first, opts)) do
-    local id = q.id
-    add_question(cols, q.name, mode, function(r, m) return M.questionpro_cell(r, id, m) end)
+    local id, qtype = q.id, q.type
+    add_question(cols, q.name, mode, function(r, m) return M.questionpro_cell(r, id, m, qtype) end)
   end
   return cols
 end
