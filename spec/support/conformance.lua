@@ -48,6 +48,9 @@ end
 -- webhook secrets the answers carry are gathered in `log.secrets` (see `M.redact`).
 function M.record(client, log, tag)
   local real = client._session
+  assert(real and real.request and real.submit and real.step,
+    "support.conformance.record: the client keeps no core session in `_session` any more; "
+      .. "record at the new place, so that every exchange is still seen")
   local pending = {}
   log.secrets = log.secrets or {}
   local function keep(creq, result)
