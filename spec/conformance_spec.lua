@@ -33,23 +33,26 @@ describe("conformance to Prolific's OpenAPI file (independent judge)", function(
     ConfirmSubscription = { request = "[spec] the body is SubscriptionDetail (event_type, "
       .. "target_url, workspace_id required); the confirmation posts the X-Hook-Secret back as "
       .. "{secret} (api/README.md: Webhooks)" },
-    CreateFilterSet = { mutations = "[sandbox] filters: {} accepted; a range bound of true accepted" },
+    CreateFilterSet = { mutations = "[sandbox] filters: {} accepted; a range bound of 1.5 accepted "
+      .. "(integer or string due)" },
     CreateMutuallyExclusiveStudyCollection = { answer = SPEC_MEC,
       request = "[spec] MutuallyExclusiveStudyCollectionCreate's allOf branch (Update) has "
-        .. "additionalProperties: false, so its own required project_id is refused",
+        .. "additionalProperties: false, so its own required project_id is refused; and "
+        .. "[client] study_ids = {} sent as {}",
       mutations = "[sandbox] study_ids: {} accepted as an array" },
     CreateParticipantGroup = { request = "[client] participant_ids = {} sent as {}",
       mutations = "[sandbox] participant_ids: {} accepted as an array" },
     CreateProject = { answer = DESCRIPTION_NULL },
     CreateResponse = { mutations = "[sandbox] sections[].questions: {} accepted (and echoed as {})" },
     CreateStudy = { request = "[client] filters = {} and peripheral_requirements = {} sent as {}",
-      mutations = "[sandbox] study_labels: {} accepted as an array" },
+      mutations = "[sandbox] {} accepted where an array is due (device_compatibility, "
+        .. "study_labels, completion_codes[].actions, ...)" },
     CreateSubscription = { answer = "[spec] the 201 answer is documented as SubscriptionList "
       .. "({results}); the created subscription is answered (as the live API does)" },
     CreateWorkspace = { answer = DESCRIPTION_NULL },
     DeleteStudy = { answer = "[sandbox] answers 204; the spec documents 200" },
     DuplicateStudy = { mutations = EMPTY_BODY_ARRAY },
-    GetEligibleCount = { mutations = "[sandbox] filters: {} accepted; a range bound of true accepted" },
+    GetEligibleCount = { mutations = "[sandbox] filters: {} accepted; a range bound of 1.5 accepted" },
     GetMutuallyExclusiveStudyCollection = { answer = SPEC_MEC },
     GetProject = { answer = DESCRIPTION_NULL },
     GetProjects = { answer = DESCRIPTION_NULL },
@@ -65,7 +68,7 @@ describe("conformance to Prolific's OpenAPI file (independent judge)", function(
     RemoveFromParticipantGroup = { mutations = "[sandbox] participant_ids: {} accepted as an array" },
     TransitionMutuallyExclusiveStudyCollection = { answer = SPEC_MEC },
     UnlockFilterSet = { request = "[client] sends the body {}; the operation has none" },
-    UpdateFilterSet = { mutations = EMPTY_BODY_ARRAY .. "; filters: {} and a range bound of true accepted" },
+    UpdateFilterSet = { mutations = EMPTY_BODY_ARRAY .. "; filters: {} and a range bound of 1.5 accepted" },
     UpdateMutuallyExclusiveStudyCollection = { answer = SPEC_MEC, mutations = EMPTY_BODY_ARRAY },
     UpdateParticipantGroup = { mutations = EMPTY_BODY_ARRAY },
     UpdateProject = { answer = DESCRIPTION_NULL,
