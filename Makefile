@@ -30,9 +30,9 @@ SANDBOX  = $(BUILD)/cohort-sandbox
 BLACKHOLE = $(BUILD)/blackhole
 
 DEBIAN_PACKAGES = lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
-                  libmicrohttpd-dev pkg-config libssl-dev
+                  libmicrohttpd-dev pkg-config libssl-dev python3-jsonschema
 
-.PHONY: all build deps test demo env install uninstall clean check bench docs fuzz
+.PHONY: all build deps test demo env install uninstall clean check bench docs fuzz conformance
 
 all: build
 
@@ -67,6 +67,12 @@ BUSTED = $(LUA) tools/busted.lua
 
 test: deps build
 	@$(RUN_ENV) $(BUSTED) $(BUSTED_ARGS)
+
+# The conformance judge alone (spec/conformance_spec.lua, also part of `make test`); the
+# exchanges and the judge's verdicts stay in $(BUILD)/conformance/ to be read.
+conformance: deps build
+	@mkdir -p $(BUILD)/conformance
+	@$(RUN_ENV) COHORT_CONFORMANCE_DIR="$(CURDIR)/$(BUILD)/conformance" $(BUSTED) spec/conformance_spec.lua
 
 demo: deps build
 	@$(RUN_ENV) $(LUA) examples/run_demo.lua
