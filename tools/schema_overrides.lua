@@ -113,6 +113,31 @@ return {
       any_of = { { type = "integer" }, { type = "string", format = "date" } } },
     why = "As lower: a string bound is an ISO 8601 date, and null leaves the bound open." },
 
+  -- Contradictions inside the spec.
+  { schema = "MutuallyExclusiveStudyCollectionUpdate", field = "", patch = {},
+    why = "Each mutually exclusive collection schema sets additionalProperties: false and "
+      .. "takes another one's fields through allOf; read as JSON Schema, every branch then "
+      .. "refuses the other branches' fields (project_id, id, status), so no body or answer "
+      .. "can conform. cohort reads allOf as the union of the parts (OpenAPI's intent), "
+      .. "closed to other fields." },
+  { schema = "MutuallyExclusiveStudyCollectionList", field = "", patch = {},
+    why = "As MutuallyExclusiveStudyCollectionUpdate: allOf with additionalProperties: false "
+      .. "refuses the fields of the part it includes (name, study_ids, ...)." },
+  { schema = "MutuallyExclusiveStudyCollectionDetail", field = "", patch = {},
+    why = "As MutuallyExclusiveStudyCollectionUpdate: allOf with additionalProperties: false "
+      .. "refuses the fields of the parts it includes (id, status, name, ...)." },
+  { schema = "MutuallyExclusiveStudyCollectionCreate", field = "", patch = {},
+    why = "As MutuallyExclusiveStudyCollectionUpdate: its allOf part refuses project_id, a "
+      .. "field the Create schema itself requires." },
+  { schema = "StudyAccessDetailsProgress", field = "", patch = { type = "object" },
+    why = "The schema says type: array but lists object properties (id, access_details, "
+      .. "_links) and gives an object as its example; cohort reads it as the object it "
+      .. "describes." },
+  { op = "CreateSubscription", success = { status = 201, schema = { ref = "SubscriptionDetail" } },
+    why = "The 201 answer is documented as SubscriptionList ({results: [...]}), but creating "
+      .. "a subscription answers the subscription itself, with its X-Hook-Secret header to "
+      .. "confirm it (api/README.md: Webhooks)." },
+
   -- Statuses and enums the live API uses beyond the spec.
   { schema = "SubmissionShort", field = "status", patch = { enum = {
       "RESERVED", "ACTIVE", "TIMED-OUT", "AWAITING REVIEW", "APPROVED", "PARTIALLY APPROVED",
