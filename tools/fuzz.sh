@@ -5,8 +5,8 @@ set -u
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 CC=${FUZZ_CC:-clang}
 mkdir -p build/fuzz
-FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer $(pkg-config --cflags lua5.4 libcurl)"
-LIBS="$(pkg-config --libs lua5.4 libcurl libcrypto) -lm"
+FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer $(pkg-config --cflags lua5.4 libcurl sqlite3)"
+LIBS="$(pkg-config --libs lua5.4 libcurl libcrypto sqlite3) -lm"
 CORE="$(ls csrc/core*.c)"
 status=0
 for t in errors url retry_after json; do
