@@ -116,6 +116,39 @@ describe("store", function()
     end)
   end)
 
+  it("the sqlite3 commands and the Lua example of docs/workbench.md run as written", function()
+    local doc = assert(read("docs/workbench.md"))
+    local section = assert(doc:match("\n## The store and the journal\n(.-)\n## "))
+    local commands = {}
+    for line in assert(section:match("```sh\n(.-)```")):gmatch("[^\n]+") do
+      if line:match("^sqlite3 ") then commands[#commands + 1] = line end
+    end
+    assert.are.equal(5, #commands)
+    local example = assert(section:match("%*%*From Lua%.%*%*.-```lua\n(.-)```"))
+    local dir = tmp("")
+    assert(compat.execute("mkdir " .. q(dir)))
+    local root = assert(io.popen("pwd")):read("*l")
+    local sb = env.sandbox()
+    env.reset()
+    sh(("cd %s && %s %s %s %s true 4 2"):format(q(dir), q(LUA), q(root .. "/spec/support/bonus_run.lua"),
+      q(sb.url), q(sb.token)))
+    local out = {}
+    for i, c in ipairs(commands) do out[i] = sh("cd " .. q(dir) .. " && " .. c) end
+    assert.matches("setup +intent", out[1])
+    assert.matches("pay +outcome +1", out[1])
+    assert.are.equal("", out[2])                                -- no step left open
+    assert.matches("prolific.bonuses:pay_all()", out[3], 1, true)
+    assert.are.equal("", out[4])                                -- nobody holds it now
+    assert.are.equal(2, select(2, out[5]:gsub("%x+\n", "")))   -- two batches paid
+    write(dir .. "/example.lua", example)
+    assert.are.equal("1\tpilot done\n", sh(("cd %s && %s example.lua"):format(q(dir), q(LUA))))
+    assert.are.equal("wave 1 opened\n", sh("cd " .. q(dir) .. " && sqlite3 -readonly cohort-" .. STUDY
+      .. ".sqlite 'SELECT text FROM notes WHERE id = 2'"))
+    remove_store(dir .. "/cohort-" .. STUDY .. ".sqlite")
+    os.remove(dir .. "/example.lua")
+    os.remove(dir)
+  end)
+
   describe("SQL", function()
     local path, s
     before_each(function()

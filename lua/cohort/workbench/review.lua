@@ -10,7 +10,8 @@
 --         return { action = "approve", bonus = 0.50 }     -- bonus in MAJOR units (£0.50)
 --       end,
 --     }))                                                 -- dry_run = true: prints, sends nothing
---     cohort.review(study, { responses = …, rule = …, dry_run = false, journal = "review.jsonl" })
+--     cohort.review(study, { responses = …, rule = …, dry_run = false,
+--       journal = "cohort-60aca280709ee40ec37d4885.sqlite" })
 --
 -- **What it does.** It lists the study's AWAITING REVIEW submissions, joins them with the
 -- responses (`cohort.workbench.reconcile`; `by` chooses the key), and calls `rule(submission, response,
@@ -320,7 +321,7 @@ local function check_opts(opts)
   end
   if opts.dry_run == false and opts.journal == nil then
     util.misuse(LABEL, "journal is required with dry_run = false: give a file path "
-      .. "(e.g. journal = \"review.jsonl\") so that approvals, rejections and bonus payments "
+      .. "(e.g. journal = \"cohort-<study id>.sqlite\", the study's store) so that approvals, rejections and bonus payments "
       .. "can be resumed after a failure without doing anything twice")
   end
   if opts.progress ~= nil and type(opts.progress) ~= "boolean" then

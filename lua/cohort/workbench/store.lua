@@ -233,8 +233,7 @@ function M.open(path, opts)
       else
         e.message = "is in use by another process (it has not said which yet)"
       end
-      e.message = e.message .. "; a store has one holder at a time: wait for that run to end or "
-        .. "stop it (a killed run frees the store at once)"
+      e.message = e.message .. "; one run holds a store at a time (a killed run frees it at once)"
     elseif e.code == "OPEN_HERE" then
       e.message = ("is already open in this process, by %s since %s: close that first"):format(
         tostring(e.label), iso(e.since or os.time()))
