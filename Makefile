@@ -156,8 +156,9 @@ check: deps build
 	@sh tools/deps.sh valgrind
 	@sh tools/check.sh
 
-# libFuzzer targets for the error decoder, the URL builder and the Retry-After parser
-# (tools/fuzz.sh; FUZZ_SECONDS per target, default 60). Needs clang and its runtimes.
+# libFuzzer targets for the JSON decoder, the error decoder, the URL builder, the Retry-After
+# parser and the store's open (tools/fuzz.sh; FUZZ_SECONDS per target, default 60). Needs clang
+# and its runtimes; sqlite3 makes the store target's seeds.
 fuzz: deps
-	@sh tools/deps.sh clang libclang-rt-14-dev
+	@sh tools/deps.sh clang libclang-rt-14-dev sqlite3
 	@sh tools/fuzz.sh

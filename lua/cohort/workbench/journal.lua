@@ -259,6 +259,7 @@ function M.from_opts(label, opts)
       util.misuse(label, "journal = true needs study = <id> (the study's store, cohort-<study id>.sqlite); "
         .. "or give journal a file path")
     end
+    util.check_id(label, "study", study)
     path = Store.default_path(study)
   elseif type(path) ~= "string" or path == "" then
     util.misuse(label, "journal must be a file path (or true: the study's cohort-<study id>.sqlite)")
