@@ -22,6 +22,7 @@
 -- (see `cohort.workbench.store`).
 -- @module cohort.workbench.journal
 local core = require "cohort.core"
+local compat = require "cohort.compat"
 local Store = require "cohort.workbench.store"
 local util = require "cohort.util"
 
@@ -67,6 +68,9 @@ local function slot(key, step) return key .. "\0" .. step end
 -- when one was recorded after it (a new intent starts a new attempt).
 local function note(j, rec)
   local k = slot(rec.key, rec.step)
+  if j.undo then -- inside a group: how to forget this record if the group is rolled back
+    j.undo[#j.undo + 1] = { k = k, intent = j.intents[k], outcome = j.outcomes[k], order = #j.order }
+  end
   if rec.phase == "intent" then
     if j.intents[k] == nil then j.order[#j.order + 1] = k end
     j.intents[k] = rec
@@ -146,14 +150,29 @@ local function append(j, method, key, step, phase, data)
   if next(fields) == nil then text = "{}" end
   local ok_column = nil
   if ok ~= nil then ok_column = ok and 1 or 0 end
-  local rows, err = j.store:rows("INSERT INTO journal (run, key, step, phase, ok, at, data) "
-    .. "VALUES (?, ?, ?, ?, ?, " .. NOW .. ", ?) RETURNING seq, CAST(strftime('%s', at) AS INTEGER) AS time",
-    run_id(j), key, step, phase, ok_column, text)
-  if not rows then error(err, 0) end -- nothing is sent after an intent that is not on disk
+  local function insert()
+    local rows, err = j.store:rows("INSERT INTO journal (run, key, step, phase, ok, at, data) "
+      .. "VALUES (?, ?, ?, ?, ?, " .. NOW .. ", ?) RETURNING seq, CAST(strftime('%s', at) AS INTEGER) AS time",
+      run_id(j), key, step, phase, ok_column, text)
+    if not rows then error(err, 0) end -- nothing is sent after an intent that is not on disk
+    return rows[1]
+  end
+  local row
+  if j.run == nil and not j.store.db:in_transaction() then
+    -- the run's row and its first record: one transaction, one sync
+    local fine, res, terr = pcall(j.store.transaction, j.store, insert)
+    if not fine or res == nil then
+      j.run = nil
+      error(fine and terr or res, 0)
+    end
+    row = res
+  else
+    row = insert() -- autocommit: a transaction of its own; in a group, part of the group's
+  end
   local rec = {}
   for k, v in pairs(fields) do rec[k] = v end
   rec.key, rec.step, rec.phase, rec.ok, rec.time, rec.seq, rec.run = key, step, phase, ok,
-    rows[1].time, rows[1].seq, j.run
+    row.time, row.seq, j.run
   note(j, rec)
   return rec
 end
@@ -201,6 +220,41 @@ end
 -- @treturn table the record
 function Journal:finish(key, step, data)
   return append(self, "finish", key, step, "outcome", data)
+end
+
+--- Record several steps in one transaction — one sync to disk instead of one per record, for
+-- work that sends many steps at once. `fn(journal)` calls `begin` and `finish` as usual; what
+-- they record is on disk together when `group` returns, and not before: send nothing that an
+-- intent of the group covers until then (outcomes may be grouped freely — one not yet on disk
+-- only leaves its step to be checked on resume). Make no network call inside `fn`. If `fn`
+-- raises, or the commit fails, nothing of the group is recorded (in the file or in this
+-- object) and the error is raised.
+--
+--     j:group(function()
+--       for _, b in ipairs(wave) do j:begin(b.key, "approve", { count = #b.ids }) end
+--     end)   -- now send the wave
+--
+-- @tparam function fn
+-- @return what `fn` returned
+function Journal:group(fn)
+  local label = "cohort.Journal:group()"
+  if self.store == nil then util.misuse(label, "the journal is closed") end
+  if type(fn) ~= "function" then util.misuse(label, "expected a function") end
+  if self.undo then util.misuse(label, "groups do not nest") end
+  self.undo = { run = self.run }
+  local fine, res, err = pcall(self.store.transaction, self.store, function()
+    return compat.pack(fn(self))
+  end)
+  local undo = self.undo
+  self.undo = nil
+  if fine and res then return compat.unpack(res, 1, res.n) end
+  for i = #undo, 1, -1 do -- forget, newest first, what the rolled-back group noted
+    local u = undo[i]
+    self.intents[u.k], self.outcomes[u.k] = u.intent, u.outcome
+    for o = #self.order, u.order + 1, -1 do self.order[o] = nil end
+  end
+  self.run = undo.run
+  error(fine and err or res, 0)
 end
 
 --- Close the journal: its run is marked ended and the store released. Idempotent.
