@@ -18,8 +18,8 @@ CFLAGS  ?= -O2 -g
 # LuaRocks passes LUA_INCDIR; otherwise pkg-config finds Lua's headers.
 LUA_CFLAGS ?= $(if $(LUA_INCDIR),-I$(LUA_INCDIR),$(shell $(PKG_CONFIG) --cflags $(PKG_LUA) 2>/dev/null))
 ALL_CFLAGS = -std=c99 -fvisibility=hidden -D_POSIX_C_SOURCE=200809L -fPIC $(WARN) $(CFLAGS) \
-             $(LUA_CFLAGS) $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
-CORE_LIBS  = $(shell $(PKG_CONFIG) --libs libcurl libcrypto 2>/dev/null)
+             $(LUA_CFLAGS) $(shell $(PKG_CONFIG) --cflags libcurl sqlite3 2>/dev/null)
+CORE_LIBS  = $(shell $(PKG_CONFIG) --libs libcurl libcrypto sqlite3 2>/dev/null)
 SANDBOX_CFLAGS = $(shell $(PKG_CONFIG) --cflags libmicrohttpd 2>/dev/null)
 SANDBOX_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKG_LUA) libmicrohttpd 2>/dev/null) -lpthread -lm
 
@@ -30,7 +30,8 @@ SANDBOX  = $(BUILD)/cohort-sandbox
 BLACKHOLE = $(BUILD)/blackhole
 
 DEBIAN_PACKAGES = lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
-                  libmicrohttpd-dev pkg-config libssl-dev python3-jsonschema
+                  libmicrohttpd-dev pkg-config libssl-dev libsqlite3-dev sqlite3 \
+                  python3-jsonschema
 
 .PHONY: all build deps test demo env install uninstall clean check bench docs fuzz conformance
 
@@ -162,8 +163,9 @@ check: deps build
 	@sh tools/deps.sh valgrind
 	@sh tools/check.sh
 
-# libFuzzer targets for the error decoder, the URL builder and the Retry-After parser
-# (tools/fuzz.sh; FUZZ_SECONDS per target, default 60). Needs clang and its runtimes.
+# libFuzzer targets for the JSON decoder, the error decoder, the URL builder, the Retry-After
+# parser and the store's open (tools/fuzz.sh; FUZZ_SECONDS per target, default 60). Needs clang
+# and its runtimes; sqlite3 makes the store target's seeds.
 fuzz: deps
-	@sh tools/deps.sh clang libclang-rt-14-dev
+	@sh tools/deps.sh clang libclang-rt-14-dev sqlite3
 	@sh tools/fuzz.sh

@@ -20,6 +20,7 @@ dependencies = {
 external_dependencies = {
   CURL = { header = "curl/curl.h" },
   MICROHTTPD = { header = "microhttpd.h" },
+  SQLITE = { header = "sqlite3.h" },
 }
 build = {
   type = "make",

@@ -72,6 +72,7 @@ static const luaL_Reg core_funcs[] = {
     {"retry_after", errors_lretry_after},
     {"build_url", url_lbuild},
     {"is_id", url_lis_id},
+    {"store_open", store_lopen_entry},
     {NULL, NULL},
 };
 

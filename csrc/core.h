@@ -102,6 +102,9 @@ COHORT_HIDDEN int hmac_lsha256(lua_State *L);
 COHORT_HIDDEN int hmac_lbase64(lua_State *L);
 COHORT_HIDDEN int hmac_lequal(lua_State *L);
 
+/* core_store.c: core.store_open (an SQLite file held by one process at a time) */
+COHORT_HIDDEN int store_lopen_entry(lua_State *L);
+
 /* core_session.c */
 COHORT_HIDDEN int session_open(lua_State *L);
 

@@ -15,7 +15,8 @@ local SURVEY = arg[2] or "7654321"
 local JOURNAL = arg[3]
 local own_journal = JOURNAL == nil
 if own_journal then
-  JOURNAL = os.tmpname() -- an empty file: a journal with nothing in it yet
+  JOURNAL = os.tmpname() -- a fresh name: the journal's store is made on first use
+  os.remove(JOURNAL)      -- (an empty file is refused: it may be a journal someone emptied)
 end
 
 local BONUS = 0.50 -- MAJOR units (£0.50), as bonuses are given

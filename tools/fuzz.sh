@@ -5,13 +5,30 @@ set -u
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 CC=${FUZZ_CC:-clang}
 mkdir -p build/fuzz
-FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer $(pkg-config --cflags lua5.4 libcurl)"
-LIBS="$(pkg-config --libs lua5.4 libcurl libcrypto) -lm"
+FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer $(pkg-config --cflags lua5.4 libcurl sqlite3)"
+LIBS="$(pkg-config --libs lua5.4 libcurl libcrypto sqlite3) -lm"
 CORE="$(ls csrc/core*.c)"
 status=0
-for t in errors url retry_after json; do
+# The store target starts from small real stores (512-byte pages, in rollback and WAL mode),
+# made here so that no binary file lives in git.
+seed_store() {
+  for mode in delete wal; do
+    f=build/fuzz/corpus_store/seed_$mode.sqlite
+    [ -s "$f" ] && continue
+    rm -f "$f"
+    sqlite3 "$f" "PRAGMA page_size = 512; PRAGMA journal_mode = $mode; PRAGMA application_id = 1668245615;
+      PRAGMA user_version = 1; CREATE TABLE cohort_meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+      CREATE TABLE cohort_owners (owner TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, updated_at TEXT NOT NULL);
+      INSERT INTO cohort_meta VALUES ('format', 'cohort store'), ('layout', '1');
+      INSERT INTO cohort_owners VALUES ('journal', 1, '2026-11-23T10:15:02.123Z');
+      CREATE TABLE journal (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, data TEXT NOT NULL);
+      INSERT INTO journal (key, data) VALUES ('bonus:1', '{\"rows\":3}'), ('bonus:2', '{}');" >/dev/null || return 1
+  done
+}
+for t in errors url retry_after json store; do
   $CC $FLAGS -o build/fuzz/fuzz_$t spec/fuzz/fuzz_$t.c $CORE $LIBS || exit 1
   mkdir -p build/fuzz/corpus_$t
+  if [ $t = store ]; then seed_store || exit 1; fi
   echo "== fuzz_$t for ${SECONDS_EACH}s"
   if build/fuzz/fuzz_$t -max_total_time="$SECONDS_EACH" -print_final_stats=1 -max_len=4096 \
       build/fuzz/corpus_$t spec/fuzz/$t > build/fuzz/$t.log 2>&1; then

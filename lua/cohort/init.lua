@@ -48,9 +48,9 @@ function M.review(study, opts)
 end
 
 --- The workbench modules, loaded on first use: `cohort.export` (`cohort.workbench.export`),
--- `cohort.webhooks`, `cohort.journal`. Each is also `require`-able by its full name.
+-- `cohort.webhooks`, `cohort.journal`, `cohort.store`. Each is also `require`-able by its full name.
 local LAZY = { export = "cohort.workbench.export", webhooks = "cohort.workbench.webhooks",
-  journal = "cohort.workbench.journal" }
+  journal = "cohort.workbench.journal", store = "cohort.workbench.store" }
 
 return setmetatable(M, { __index = function(_, k)
   local name = LAZY[k]

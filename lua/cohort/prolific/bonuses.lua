@@ -152,9 +152,10 @@ local function verify_paid(client, study, chunk, known)
 end
 
 --- Pay bonuses to many participants, in batches of at most 200 set up and paid one after the
--- other (Prolific's advice for money operations), optionally through a journal.
+-- other (Prolific's advice for money operations), optionally through a journal (see
+-- `cohort.workbench.journal`).
 --
---     local run = assert(p.bonuses:pay_all{ study = study.id, journal = "bonuses.jsonl",
+--     local run = assert(p.bonuses:pay_all{ study = study.id, journal = true,  -- cohort-<study>.sqlite
 --       bonuses = { {sub1.id, 0.50}, {participant = pid, amount = 1.25} } })   -- MAJOR units
 --     print(run.paid, run.skipped, run.verified)
 --
@@ -163,9 +164,10 @@ end
 -- checked against the submissions' `bonus_payments` (a payment that shows there is not made
 -- again — if a participant already had a bonus of the same amount before this journal began,
 -- an interrupted payment to them is counted as made, never doubled); the rest are paid.
--- Every row is checked before anything is sent.
+-- Every row is checked before anything is sent; a journal held by another run, damaged or
+-- foreign raises its `cohort.Error` (kind `"io"`) before anything is sent.
 -- @tparam table args `study` (id or Study), `bonuses` (rows as for `setup`, any number),
---   `journal` (file path, optional), `batch_size` (at most 200, the default), `progress`
+--   `journal` (optional: a store file path, or true for the study's `cohort-<study id>.sqlite`), `batch_size` (at most 200, the default), `progress`
 --   (a bar on stderr when it is a terminal; false: none)
 -- @treturn[1] table `{paid = rows, skipped = rows, verified = rows, batches = {BonusBatch id…}}`
 -- @return[2] nil

@@ -409,12 +409,13 @@ end
 --- Approve many submissions: batches of at most 1,000 through the bulk-approve endpoint, one
 -- batch after the other, optionally through a journal (see `cohort.workbench.journal`).
 --
---     assert(p.submissions:approve_all{ ids = passed, journal = "review.jsonl" })
+--     assert(p.submissions:approve_all{ ids = passed, study = study.id, journal = true })
 --
 -- With `journal`, a re-run skips batches whose approval is recorded and, for a batch sent but
 -- not answered, sends only the submissions that are not APPROVED yet.
 -- @tparam table args `ids` (submission ids or Submission objects), `study` (optional),
---   `journal` (file path, optional), `batch_size` (at most 1000, the default), `progress`
+--   `journal` (optional: a store file path, or true with `study`: the study's
+--   `cohort-<study id>.sqlite`), `batch_size` (at most 1000, the default), `progress`
 -- @treturn[1] table `{approved = n, skipped = n}`
 -- @return[2] nil
 -- @treturn[2] cohort.Error
@@ -483,12 +484,13 @@ end
 
 --- Reject many submissions, one after the other, optionally through a journal.
 --
---     p.submissions:reject_all{ journal = "review.jsonl", items = {
+--     p.submissions:reject_all{ journal = "cohort-60aca280709ee40ec37d4885.sqlite", items = {
 --       { id = sub.id, category = "FAILED_CHECK", message = "…at least 100 characters…" } } }
 --
 -- Every item is checked before anything is sent. With `journal`, a re-run skips recorded
 -- rejections and does not send again one whose submission is already REJECTED.
--- @tparam table args `items` (`{id =, message =, category =}`), `journal` (optional),
+-- @tparam table args `items` (`{id =, message =, category =}`), `journal` (optional: a store
+--   file path),
 --   `progress`
 -- @treturn[1] table `{rejected = n, skipped = n}`
 -- @return[2] nil

@@ -10,7 +10,8 @@
 --         return { action = "approve", bonus = 0.50 }     -- bonus in MAJOR units (£0.50)
 --       end,
 --     }))                                                 -- dry_run = true: prints, sends nothing
---     cohort.review(study, { responses = …, rule = …, dry_run = false, journal = "review.jsonl" })
+--     cohort.review(study, { responses = …, rule = …, dry_run = false,
+--       journal = "cohort-60aca280709ee40ec37d4885.sqlite" })
 --
 -- **What it does.** It lists the study's AWAITING REVIEW submissions, joins them with the
 -- responses (`cohort.workbench.reconcile`; `by` chooses the key), and calls `rule(submission, response,
@@ -46,7 +47,6 @@
 -- then not known to it, so keep the rule's bonuses on the decisions that change status.
 -- @module cohort.workbench.review
 local util = require "cohort.util"
-local Error = require "cohort.error"
 local journal = require "cohort.workbench.journal"
 local reconcile = require "cohort.workbench.reconcile"
 local progress = require "cohort.prompt.progress"
@@ -173,13 +173,12 @@ local function decision_key(study, sub_id) return ("review:%s:%s"):format(study,
 local function read_state(path, study)
   local state = { decisions = {}, order = {}, runs = {}, transitions = {} }
   if path == nil then return state end
-  local f = io.open(path, "rb")
-  if not f then return state end
-  f:close()
-  local j, err = journal.open(path)
+  -- create = false: no journal yet is nothing decided yet (never an io.open of a store file:
+  -- closing it would drop the POSIX locks SQLite holds on it in this process)
+  local j, err = journal.open(path, LABEL, { create = false })
   if not j then
-    return nil, Error.new { kind = "io", title = "I/O error", message = err, method = LABEL,
-      url = path, attempts = 1 }
+    if err.code == "NOT_FOUND" then return state end
+    return nil, err
   end
   for _, rec in pairs(j.outcomes) do
     if rec.study == study and rec.step == "review-decide" and type(rec.submission) == "string" then
@@ -209,11 +208,8 @@ local function read_state(path, study)
 end
 
 local function with_journal(path, fn)
-  local j, err = journal.open(path)
-  if not j then
-    return nil, Error.new { kind = "io", title = "I/O error", message = err, method = LABEL,
-      url = path, attempts = 1 }
-  end
+  local j, err = journal.open(path, LABEL)
+  if not j then return nil, err end
   local ok, e = pcall(fn, j)
   j:close()
   if not ok then error(e, 0) end
@@ -325,7 +321,7 @@ local function check_opts(opts)
   end
   if opts.dry_run == false and opts.journal == nil then
     util.misuse(LABEL, "journal is required with dry_run = false: give a file path "
-      .. "(e.g. journal = \"review.jsonl\") so that approvals, rejections and bonus payments "
+      .. "(e.g. journal = \"cohort-<study id>.sqlite\", the study's store) so that approvals, rejections and bonus payments "
       .. "can be resumed after a failure without doing anything twice")
   end
   if opts.progress ~= nil and type(opts.progress) ~= "boolean" then
