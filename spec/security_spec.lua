@@ -14,16 +14,16 @@ describe("security", function()
     assert.is_nil(text:find(TOKEN, 1, true), "the token appears in " .. where .. ":\n" .. text)
     assert.is_nil(text:find(KEY, 1, true), "the API key appears in " .. where .. ":\n" .. text)
   end
-  -- every string reachable from a value (errors, objects), to a small depth
-  local function walk(v, where, depth, seen)
+  -- every string reachable from a value (errors, objects), keys too, at any depth
+  local function walk(v, where, seen)
     seen = seen or {}
     if type(v) == "string" then return clean(v, where) end
-    if type(v) ~= "table" or seen[v] or (depth or 0) > 4 then return end
+    if type(v) ~= "table" or seen[v] then return end
     seen[v] = true
     clean(tostring(v), where)
     for k, x in pairs(v) do
-      walk(k, where, (depth or 0) + 1, seen)
-      walk(x, where, (depth or 0) + 1, seen)
+      walk(k, where, seen)
+      walk(x, where, seen)
     end
   end
 
