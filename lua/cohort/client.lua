@@ -68,8 +68,9 @@ function M.check_base_url(method, url, insecure)
     util.misuse(method, "base_url must not carry a user name or password (they would be sent "
       .. "and shown); the token or key is the only credential")
   end
-  if url:find("[?#]") then
-    util.misuse(method, "base_url %q must not have a query or a fragment", url)
+  if url:find("[?#]") then -- (not shown: a query is where a key would be)
+    util.misuse(method, "base_url must not have a query or a fragment; give the call's "
+      .. "parameters to the call")
   end
   if host == nil or host == "" or not (host:match("^[%w._-]+$") or host:match("^%[[%x:.]+%]$")) then
     util.misuse(method, "base_url %q has no valid host", url)
