@@ -28,6 +28,7 @@ CORE_HDR = $(wildcard csrc/*.h)
 CORE_SO  = $(BUILD)/cohort/core.so
 SANDBOX  = $(BUILD)/cohort-sandbox
 BLACKHOLE = $(BUILD)/blackhole
+HOSTILE  = $(BUILD)/hostile
 
 DEBIAN_PACKAGES = lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
                   libmicrohttpd-dev pkg-config libssl-dev libsqlite3-dev sqlite3 \
@@ -37,7 +38,7 @@ DEBIAN_PACKAGES = lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted
 
 all: build
 
-build: $(CORE_SO) $(SANDBOX) $(BLACKHOLE)
+build: $(CORE_SO) $(SANDBOX) $(BLACKHOLE) $(HOSTILE)
 
 # Installs only what is missing; quiet and quick when everything is there.
 deps:
@@ -54,6 +55,11 @@ $(SANDBOX): csrc/sandbox.c $(CORE_HDR)
 $(BLACKHOLE): spec/support/blackhole.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $<
+
+# the misbehaving HTTP server of spec/hostile_spec.lua (real sockets and bytes)
+$(HOSTILE): spec/support/hostile.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< -lpthread
 
 # eval "$(make -s env)" — use the build tree without installing.
 env:

@@ -47,7 +47,10 @@ static size_t request_header(char *p, size_t size, size_t nmemb, void *ud)
     request *r = (request *)ud;
     size_t n = size * nmemb;
     if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) r->head.len = 0; /* a new response: 1xx, redirect */
-    if (r->head.len + n > 256 * 1024) return 0;
+    if (r->head.len + n > HEADER_MAX) {
+        r->head_too_large = 1;
+        return 0; /* abort the transfer; reported as too_large */
+    }
     return cbuf_append(&r->head, p, n) ? n : 0;
 }
 
@@ -118,8 +121,13 @@ static void session_release(session *s)
         memset(s->secret, 0, strlen(s->secret));
         free(s->secret);
     }
+    if (s->secret_enc) {
+        memset(s->secret_enc, 0, strlen(s->secret_enc));
+        free(s->secret_enc);
+    }
     free(s->ca_file);
-    s->secret = s->ca_file = NULL;
+    s->secret = s->secret_enc = s->ca_file = NULL;
+    memset(&s->redact, 0, sizeof s->redact);
 }
 
 /* close, __gc and __close */
@@ -152,15 +160,29 @@ static long session_ms(lua_State *L, int t, const char *field, long def)
     return (long)(v * 1000.0 + 0.5) > 0 ? (long)(v * 1000.0 + 0.5) : 1;
 }
 
+/* A number of retries (after the first attempt) at the top of the stack: nil gives def;
+ * anything but an integer from 0 to 100 raises with the name given. */
+static int session_retries(lua_State *L, const char *name, int def)
+{
+    lua_Integer v;
+    if (lua_isnil(L, -1)) return def;
+    v = COHORT_ISINT(L, -1) ? lua_tointeger(L, -1) : -1;
+    if (v < 0 || v > 100)
+        luaL_error(L, "cohort.core: %s must be an integer from 0 to 100 (retries after the first "
+                   "attempt; 0: one attempt only)", name);
+    return (int)v;
+}
+
 /* core.session{auth=, secret=, platform=, connect_timeout=, timeout=, ca_file=, max_size=,
- *              max_connections=} */
+ *              max_connections=, retries=, retry_base=, retry_cap=, retry_budget=} */
 static int session_new(lua_State *L)
 {
     session *s;
     const char *auth, *secret, *ca, *platform;
     long cto, to;
     lua_Number max, conns;
-    lua_Integer retries;
+    int retries;
+    size_t secret_len = 0, i;
     double rbase, rcap, rbudget;
     unsigned long long seed;
 
@@ -171,7 +193,8 @@ static int session_new(lua_State *L)
     lua_getfield(L, 1, "auth");
     auth = lua_tostring(L, -1);
     lua_getfield(L, 1, "secret");
-    secret = lua_tostring(L, -1);
+    secret = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &secret_len) : NULL;
+    if (!lua_isnil(L, -1) && secret == NULL) luaL_error(L, "cohort.core: secret must be a string");
     lua_getfield(L, 1, "ca_file");
     ca = lua_tostring(L, -1);
     lua_getfield(L, 1, "platform");
@@ -182,10 +205,9 @@ static int session_new(lua_State *L)
     max = lua_isnil(L, -1) ? 64.0 * 1024 * 1024 : lua_tonumber(L, -1);
     lua_pop(L, 1);
     if (!(max >= 1) || max > 1e15) luaL_error(L, "cohort.core: max_size must be a positive number");
+    /* a bare session retries nothing unless told; the clients default to 3 */
     lua_getfield(L, 1, "retries");
-    retries = lua_isnil(L, -1) ? 1 : lua_tointeger(L, -1);
-    if (!lua_isnil(L, -1) && (!COHORT_ISINT(L, -1) || retries < 1 || retries > 100))
-        luaL_error(L, "cohort.core: retries (attempts in all) must be an integer from 1 to 100");
+    retries = session_retries(L, "retries", 0);
     lua_pop(L, 1);
     rbase = session_ms(L, 1, "retry_base", 250) / 1000.0;
     rcap = session_ms(L, 1, "retry_cap", 8000) / 1000.0;
@@ -202,8 +224,21 @@ static int session_new(lua_State *L)
         luaL_error(L, "cohort.core: auth must be 'token', 'api-key' or 'query'");
     if (auth && (secret == NULL || *secret == '\0'))
         luaL_error(L, "cohort.core: auth '%s' needs a secret", auth);
-    if (secret && strpbrk(secret, "\r\n"))
-        luaL_error(L, "cohort.core: the secret must not contain line breaks");
+    if (secret) {
+        /* a secret is sent whole or not at all: a NUL would cut it, a control character
+         * would break the header; and one too short could not be masked in messages without
+         * masking ordinary words too */
+        for (i = 0; i < secret_len; i++) {
+            unsigned char c = (unsigned char)secret[i];
+            if (c < 32 || c == 127)
+                luaL_error(L, "cohort.core: the secret contains a control character (a NUL, a "
+                           "line break or another byte below 32; a trailing newline read from a "
+                           "file is the usual cause)");
+        }
+        if (secret_len < SECRET_MIN)
+            luaL_error(L, "cohort.core: the secret is shorter than %d characters, too short to "
+                       "keep out of every message safely", SECRET_MIN);
+    }
 
     s = (session *)COHORT_NEWUDATA(L, sizeof(session));
     memset(s, 0, sizeof *s);
@@ -213,10 +248,24 @@ static int session_new(lua_State *L)
     s->multi = curl_multi_init();
     s->share = curl_share_init();
     s->secret = secret ? session_strdup(secret) : NULL;
+    s->secret_enc = secret ? url_encode_dup(secret, secret_len) : NULL;
     s->ca_file = ca ? session_strdup(ca) : NULL;
-    if (!s->multi || !s->share || (secret && !s->secret) || (ca && !s->ca_file)) {
+    if (!s->multi || !s->share || (secret && (!s->secret || !s->secret_enc)) ||
+        (ca && !s->ca_file)) {
         session_release(s);
         return luaL_error(L, "cohort.core: out of memory creating a session");
+    }
+    if (s->secret_enc && strcmp(s->secret_enc, s->secret) == 0) {
+        free(s->secret_enc); /* the same: nothing secret in it to wipe that secret lacks */
+        s->secret_enc = NULL;
+    }
+    if (s->secret) {
+        s->redact.v[0] = s->secret;
+        s->redact.n[0] = secret_len;
+    }
+    if (s->secret_enc) {
+        s->redact.v[1] = s->secret_enc;
+        s->redact.n[1] = strlen(s->secret_enc);
     }
     curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
@@ -234,7 +283,7 @@ static int session_new(lua_State *L)
     s->next_id = 1;
     snprintf(s->user_agent, sizeof s->user_agent, "cohort/%s libcurl/%s", COHORT_VERSION,
              curl_version_info(CURLVERSION_NOW)->version);
-    s->max_attempts = (int)retries;
+    s->max_attempts = retries + 1;
     s->retry_base = rbase;
     s->retry_cap = rcap;
     s->retry_budget = rbudget;
@@ -360,9 +409,7 @@ static int session_submit(lua_State *L)
     }
     timeout_ms = session_ms(L, 2, "timeout", s->timeout_ms);
     lua_getfield(L, 2, "retries");
-    attempts = lua_isnil(L, -1) ? s->max_attempts : (int)lua_tointeger(L, -1);
-    if (!lua_isnil(L, -1) && (!COHORT_ISINT(L, -1) || attempts < 1 || attempts > 100))
-        luaL_error(L, "cohort.core: request.retries must be an integer from 1 to 100");
+    attempts = session_retries(L, "request.retries", s->max_attempts - 1) + 1;
     lua_pop(L, 1);
     /* safe to repeat: GET, HEAD, PUT, DELETE, OPTIONS by default; others when told so */
     lua_getfield(L, 2, "idempotent");
@@ -527,8 +574,32 @@ static int result_index(lua_State *L)
     return 1;
 }
 
-/* Pushes the result table of a finished request and frees it. */
-static void session_finish(lua_State *L, session *s, request *r, CURLcode code, int decode)
+/* Did the answer's headers pass a limit? Ours (HEADER_MAX over all lines, counted by
+ * request_header), or libcurl's own on one line (100 KiB), which libcurl 7.x reports as out of
+ * memory before any of the body came, and later versions as an error naming the header. */
+static int request_head_too_large(request *r, CURLcode code)
+{
+    if (r->head_too_large) return 1;
+    if (code == CURLE_OUT_OF_MEMORY && r->body.len == 0) return 1;
+#if CURL_AT_LEAST_VERSION(8, 6, 0)
+    if (code == CURLE_TOO_LARGE) return 1;
+#endif
+    if (code != CURLE_OUT_OF_MEMORY && code != CURLE_RECV_ERROR &&
+        code != CURLE_WEIRD_SERVER_REPLY)
+        return 0;
+    return strstr(r->errbuf, "header") != NULL || strstr(r->errbuf, "Header") != NULL;
+}
+
+/* What session_build_result needs, handed through lua_pcall as a light userdata. */
+typedef struct finish_args {
+    session *s;
+    request *r;
+    CURLcode code;
+} finish_args;
+
+/* Pushes the result table of a finished request (the request is freed by the caller). May
+ * raise (out of memory, or a bug): session_collect runs it under lua_pcall. */
+static void session_build_result(lua_State *L, session *s, request *r, CURLcode code, int decode)
 {
     long status = 0;
     char *ctype = NULL;
@@ -539,21 +610,30 @@ static void session_finish(lua_State *L, session *s, request *r, CURLcode code, 
     res = lua_gettop(L);
     lua_pushinteger(L, r->id);
     lua_setfield(L, res, "id");
-    /* the response's header lines as received; `headers` is made from them when first read */
-    lua_pushlstring(L, r->head.data ? r->head.data : "", r->head.len);
+    /* the response's header lines as received (the secret masked, should the server echo
+     * it); `headers` is made from them when first read */
+    if (r->head.len > 0) errors_push_redacted(L, r->head.data, r->head.len, &s->redact);
+    else lua_pushliteral(L, "");
     lua_setfield(L, res, "raw_headers");
     luaL_setmetatable(L, RESULT_MT);
-    errors_push_redacted(L, r->url, strlen(r->url), s->secret);
+    errors_push_redacted(L, r->url, strlen(r->url), &s->redact);
     lua_setfield(L, res, "url");
 
-    if (r->too_large || code == CURLE_FILESIZE_EXCEEDED) {
+    if (r->too_large || code == CURLE_FILESIZE_EXCEEDED || request_head_too_large(r, code)) {
+        int head = !r->too_large && code != CURLE_FILESIZE_EXCEEDED;
         lua_createtable(L, 0, 6);
         lua_pushliteral(L, "too_large");
         lua_setfield(L, -2, "kind");
-        lua_pushfstring(L, "the response is larger than the %d-byte cap (max_size)",
-                        (int)(s->max_size > 0x7fffffff ? 0x7fffffff : s->max_size));
+        if (head && r->head_too_large)
+            lua_pushfstring(L, "the response headers are larger than the %d-byte limit",
+                            (int)HEADER_MAX);
+        else if (head)
+            lua_pushliteral(L, "a response header line is larger than libcurl accepts (100 KiB)");
+        else
+            lua_pushfstring(L, "the response is larger than the %d-byte cap (max_size)",
+                            (int)(s->max_size > 0x7fffffff ? 0x7fffffff : s->max_size));
         lua_setfield(L, -2, "message");
-        lua_pushliteral(L, "Response too large");
+        lua_pushstring(L, head ? "Response headers too large" : "Response too large");
         lua_setfield(L, -2, "title");
         if (status) {
             lua_pushinteger(L, status);
@@ -563,17 +643,14 @@ static void session_finish(lua_State *L, session *s, request *r, CURLcode code, 
         curl_off_t connected = 0;
         curl_easy_getinfo(r->easy, CURLINFO_CONNECT_TIME_T, &connected);
         errors_push_transport(L, code, r->errbuf, connected == 0);
-        lua_getfield(L, -1, "message");
-        {
-            size_t n;
-            const char *m = lua_tolstring(L, -1, &n);
-            errors_push_redacted(L, m, n, s->secret);
-        }
-        lua_setfield(L, -3, "message");
-        lua_pop(L, 1);
+        errors_scrub(L, -1, &s->redact);
     } else if (status >= 400) {
         errors_push_http(L, decode, s->platform, status, r->body.data, r->body.len, ctype,
-                         s->secret);
+                         &s->redact);
+    } else if (status >= 300) {
+        char loc[2048];
+        errors_push_redirect(L, status, response_header(r, "location", loc, sizeof loc),
+                             &s->redact);
     } else {
         lua_pushinteger(L, status);
         lua_setfield(L, res, "status");
@@ -596,17 +673,82 @@ static void session_finish(lua_State *L, session *s, request *r, CURLcode code, 
         }
         lua_pop(L, 1);
         {
-            char buf[128];
+            char buf[256];
             double d = response_header(r, "retry-after", buf, sizeof buf)
                 ? errors_retry_after(buf) : -1;
             if (d >= 0) {
-                lua_pushnumber(L, d);
+                /* an integer when it is one (as the header usually says), else the float */
+                if (d == (double)(long long)d && d < 9007199254740992.0)
+                    lua_pushinteger(L, (lua_Integer)(long long)d);
+                else
+                    lua_pushnumber(L, d);
                 lua_setfield(L, err, "retry_after");
             }
         }
         lua_setfield(L, res, "err");
     } else {
         lua_pop(L, 1);
+    }
+}
+
+/* lua_pcall'd: (finish_args light userdata, decode function) -> result table */
+static int session_build_result_p(lua_State *L)
+{
+    finish_args *a = (finish_args *)lua_touserdata(L, 1);
+    session_build_result(L, a->s, a->r, a->code, 2);
+    return 1;
+}
+
+/* Pushes the result table of a finished request and frees the request. Whatever happens while
+ * the result is made (an error body of a shape nobody foresaw, memory running out), the
+ * request ends here with a result: its error says what went wrong. */
+static void session_finish(lua_State *L, session *s, request *r, CURLcode code, int decode)
+{
+    finish_args a;
+    a.s = s;
+    a.r = r;
+    a.code = code;
+    decode = lua_absindex(L, decode);
+    lua_pushcfunction(L, session_build_result_p);
+    lua_pushlightuserdata(L, &a);
+    lua_pushvalue(L, decode);
+    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+        size_t n;
+        const char *m = lua_tolstring(L, -1, &n);
+        long status = 0;
+        int res, err;
+        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+        lua_createtable(L, 0, 3);
+        res = lua_gettop(L);
+        lua_pushinteger(L, r->id);
+        lua_setfield(L, res, "id");
+        errors_push_redacted(L, r->url, strlen(r->url), &s->redact);
+        lua_setfield(L, res, "url");
+        lua_createtable(L, 0, 8);
+        err = lua_gettop(L);
+        lua_pushliteral(L, "decode");
+        lua_setfield(L, err, "kind");
+        lua_pushliteral(L, "Unreadable answer");
+        lua_setfield(L, err, "title");
+        lua_pushliteral(L, "cohort could not read the server's answer: ");
+        if (m) errors_push_redacted(L, m, n, &s->redact);
+        else lua_pushliteral(L, "(no message)");
+        lua_concat(L, 2);
+        lua_setfield(L, err, "message");
+        if (status) {
+            lua_pushinteger(L, status);
+            lua_setfield(L, err, "status");
+        }
+        lua_pushstring(L, r->method);
+        lua_setfield(L, err, "method");
+        lua_getfield(L, res, "url");
+        lua_setfield(L, err, "url");
+        lua_pushinteger(L, r->attempts);
+        lua_setfield(L, err, "attempts");
+        lua_pushstring(L, s->platform == PLATFORM_QUESTIONPRO ? "questionpro" : "prolific");
+        lua_setfield(L, err, "platform");
+        lua_setfield(L, res, "err");
+        lua_remove(L, res - 1); /* the message of the error caught */
     }
     request_unlink(s, r);
     request_free(s, r);
@@ -628,14 +770,17 @@ static double session_random(session *s)
 /* Decides whether a finished attempt is retried; if so parks the request (off the multi
  * handle) until its back-off has passed and returns 1. Retried: 429, 502, 503, 504, refused,
  * reset, empty or truncated answers and time-outs — of requests that are safe to repeat, within
- * the attempts and the time budget. The wait is Retry-After when the server gives one, else
- * exponential back-off with full jitter: uniform in [0, min(cap, base * 2^(attempt-1))].
+ * the attempts and the time budget. The wait is Retry-After when the server gives a readable
+ * one, else exponential back-off with full jitter: uniform in [0, min(cap, base * 2^(attempt-1))].
+ * A Retry-After above RETRY_AFTER_MAX, or one that would end after the time budget, is not
+ * waited for: the request ends with the error, and err.retry_after says when to come back.
  * A request not safe to repeat is still retried after a refused connection or a 429. */
 static int session_retry(session *s, request *r, CURLcode code)
 {
     double delay = -1, cap, now;
     int i;
-    if (r->attempts >= r->max_attempts || r->too_large) return 0;
+    if (r->attempts >= r->max_attempts || r->too_large || request_head_too_large(r, code))
+        return 0;
     if (!r->idempotent) {
         /* Not safe to repeat in general; but a refused connection never reached the server,
          * and a 429 is a refusal before any work: those two are retried for any method. */
@@ -653,11 +798,13 @@ static int session_retry(session *s, request *r, CURLcode code)
         }
     } else {
         long status = 0;
-        char buf[128];
+        char buf[256];
         curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
         if (status != 429 && status != 502 && status != 503 && status != 504) return 0;
-        if (response_header(r, "retry-after", buf, sizeof buf))
+        if (response_header(r, "retry-after", buf, sizeof buf)) {
             delay = errors_retry_after(buf);
+            if (delay > RETRY_AFTER_MAX) return 0;
+        }
     }
     if (delay < 0) {
         cap = s->retry_base;
@@ -834,6 +981,21 @@ static int session_pending(lua_State *L)
     return 1;
 }
 
+/* s:not_json(status, body [, content_type [, reason]]) -> error table of kind "decode" for a
+ * 2xx answer that is not the JSON due: the content type, the HTML page's title or the text's
+ * first words, the decoder's reason; the session's secret masked. Only error paths call it. */
+static int session_not_json(lua_State *L)
+{
+    session *s = session_check(L, 1);
+    long status = (long)luaL_checkinteger(L, 2);
+    size_t n;
+    const char *body = luaL_checklstring(L, 3, &n);
+    const char *ctype = luaL_optstring(L, 4, NULL);
+    const char *reason = luaL_optstring(L, 5, NULL);
+    errors_push_not_json(L, status, body, n, ctype, reason, &s->redact);
+    return 1;
+}
+
 static int session_tostring(lua_State *L)
 {
     session *s = (session *)luaL_checkudata(L, 1, SESSION_MT);
@@ -850,6 +1012,7 @@ static const luaL_Reg session_methods[] = {
     {"pending", session_pending},
     {"close", session_close},
     {"request", session_request},
+    {"not_json", session_not_json},
     {NULL, NULL},
 };
 

@@ -228,6 +228,29 @@ void url_build(lua_State *L, int req, const char *secret_query)
     lua_settop(L, top + 1);
 }
 
+/* A malloc'd copy of s[0..n) percent-encoded as a query value is (see ub_add_encoded), or NULL
+ * when out of memory. The core keeps this form of the secret to redact it where it was sent
+ * encoded. */
+char *url_encode_dup(const char *s, size_t n)
+{
+    char *d = malloc(3 * n + 1), *o = d;
+    size_t i;
+    if (d == NULL) return NULL;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '~' || c == '.') {
+            *o++ = (char)c;
+        } else {
+            *o++ = '%';
+            *o++ = url_hex[c >> 4];
+            *o++ = url_hex[c & 15];
+        }
+    }
+    *o = '\0';
+    return d;
+}
+
 /* Same scheme, host and port: the prefix up to the first '/' after "://". */
 int url_same_origin(const char *a, const char *b)
 {

@@ -135,7 +135,7 @@ describe("cohort.core", function()
 
     it("QuestionPro's key goes in the api-key header", function()
       local good = core.session { auth = "api-key", secret = sb.api_key, platform = "questionpro" }
-      local bad = core.session { auth = "api-key", secret = "nope", platform = "questionpro" }
+      local bad = core.session { auth = "api-key", secret = "nope-nope-key", platform = "questionpro" }
       local r1 = good:request { base = sb.url, path = "/a/api/v2/no-such-thing" }
       local r2 = bad:request { base = sb.url, path = "/a/api/v2/no-such-thing" }
       assert.are.equal(404, r1.err.status) -- authenticated, then not found
@@ -299,6 +299,110 @@ describe("cohort.core", function()
       assert.is_nil(core.retry_after("soon"))
     end)
 
+    it("reads Retry-After of any size or form, and says what the server said", function()
+      assert.are.equal(31536001, core.retry_after("31536001"))   -- over a year: still read
+      local huge = core.retry_after("1000000000000000000000000000000")
+      assert.is_true(huge > 0.99e30 and huge < 1.01e30, tostring(huge))
+      local long = core.retry_after(("9"):rep(5000))
+      assert.is_true(long > 1e299 and long < math.huge)
+      assert.are.equal(0, core.retry_after("0"))
+      assert.are.equal(0, core.retry_after(" 0 "))
+      assert.are.equal(0.25, core.retry_after("0.25"))
+      for _, bad in ipairs { "", " ", "-5", "+5", "-0.5", "1e3", "0x10", "5 s", ("x"):rep(8000) } do
+        assert.is_nil(core.retry_after(bad), bad)
+      end
+      local far = core.retry_after(os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + 400 * 86400))
+      assert.is_true(far > 399 * 86400 and far <= 400 * 86400, tostring(far))
+      assert.are.equal(0, core.retry_after(os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() - 3600)))
+    end)
+
+    it("never raises on an error body of any shape", function()
+      local function fields(n)
+        local t = {}
+        for i = 1, n do t[i] = ('"field_%04d":["bad %d"]'):format(i, i) end
+        return '{"error":{"title":"Invalid","detail":{' .. table.concat(t, ",") .. '}}}'
+      end
+      for _, n in ipairs { 1, 63, 64, 65, 1000 } do
+        local e = core.decode_error("prolific", 400, fields(n))
+        assert.are.equal("http", e.kind)
+        local count = 0
+        for _ in pairs(e.fields) do count = count + 1 end
+        assert.are.equal(n, count)
+        assert.are.same({ "bad 1" }, e.fields.field_0001)
+        assert.truthy(e.message:find("^field_0001: bad 1; field_0002: bad 2") or n == 1, e.message)
+        if n > 32 then
+          assert.truthy(e.message:find(("; and %d more fields$"):format(n - 32)), e.message)
+        end
+      end
+      -- a message list with a non-string before strings; booleans, nulls, objects among them
+      local e = core.decode_error("prolific", 400,
+        '{"error":{"detail":{"reward":[5,null,{"x":1},"must be a number","must be positive"],"name":[true,"required"]}}}')
+      assert.are.equal("name: required; reward: 5 1 must be a number must be positive", e.message)
+      assert.are.same({ "required" }, e.fields.name)
+      -- nested arrays and objects; a detail array of anything; odd flat bodies
+      e = core.decode_error("prolific", 400,
+        '{"error":{"detail":{"filters":[{"selected_range":{"lower":["must be a number"]}},[["deeper"]]]}}}')
+      assert.are.equal("filters: must be a number deeper", e.message)
+      e = core.decode_error("prolific", 400, '{"error":{"detail":[["a",["b"]],{"c":"d"},null,1.5,"e"]}}')
+      assert.are.equal("a; b; d; 1.5; e", e.message)
+      for _, body in ipairs {
+        '{"message":{"not":"a string"},"detail":{"":[],"k":null},"title":7}',
+        '{"response":{"error":{"id":{"x":1},"name":[1],"message":5}}}',
+        '{"error":{"title":"Bad \\u00ff","detail":["\\ud83d\\ude00", "\255\254"]}}',
+        '{"error":{"detail":"' .. ("x"):rep(2 * 1024 * 1024) .. '"}}',
+        '{"error":{"detail":' .. ('{"a":'):rep(990) .. '"bottom"' .. ("}"):rep(990) .. '}}',
+        '{"error":{"detail":' .. ("["):rep(100000) .. '}}',
+        '{"error":{"detail":{"\\u0000":["nul key"],"a\\u0000b":["x"]}}}',
+      } do
+        local err = core.decode_error("prolific", 400, body, "application/json", "SECRET-12345")
+        assert.are.equal("http", err.kind)
+        assert.is_string(err.message)
+      end
+    end)
+
+    it("redacts the secret at any depth of an error body, keys included", function()
+      local SECRET = "TOKEN-deep-7f3a9c1e"
+      local function walk(v, seen, depth)
+        if type(v) == "string" then
+          assert.is_nil(v:find(SECRET, 1, true), "found at depth " .. depth .. ": " .. v:sub(1, 80))
+        elseif type(v) == "table" and not seen[v] then
+          seen[v] = true
+          for k, x in pairs(v) do walk(k, seen, depth + 1); walk(x, seen, depth + 1) end
+        end
+      end
+      for _, depth in ipairs { 1, 5, 10, 50, 500, 990 } do
+        local body = '"at the bottom: ' .. SECRET .. '"'
+        for _ = 1, depth do body = '{"' .. SECRET .. '":["' .. SECRET .. '"],"k":' .. body .. '}' end
+        local e = core.decode_error("prolific", 400, '{"error":{"title":"' .. SECRET .. '","detail":' .. body .. '}}',
+          "application/json", SECRET)
+        walk(e, {}, 0)
+        local t = e.detail
+        for _ = 1, depth do t = t.k end
+        assert.are.equal("at the bottom: ***", t)
+        assert.are.same({ "***" }, e.detail["***"])
+        assert.are.equal("***", e.title)
+      end
+      -- an echo written with JSON escapes is masked once decoded
+      local escaped = SECRET:gsub("T", "\\u0054")
+      local e = core.decode_error("prolific", 400, '{"error":{"detail":{"f":[{"g":"' .. escaped .. '"}]}}}', nil, SECRET)
+      assert.are.equal("***", e.detail.f[1].g)
+      assert.are.equal("f: ***", e.message)
+      -- in URLs: the secret in clear or percent-encoded, apiKey values, user names and passwords
+      local odd = "tok/en+with&odd=chars"
+      e = core.decode_error("questionpro", 400, ('{"response":{"error":{"message":"see %s and %s",'
+        .. '"resourceUrl":"https://u:p@x.example/a?b=1&APIKEY=zzz&token=%s"}}}'):format(odd,
+        "tok%2Fen%2Bwith%26odd%3Dchars", "tok%2Fen%2Bwith%26odd%3Dchars"), nil, odd)
+      assert.are.equal("see *** and tok%2Fen%2Bwith%26odd%3Dchars", e.message) -- (no session: one form)
+      assert.are.equal("https://***@x.example/a?b=1&APIKEY=***&token=tok%2Fen%2Bwith%26odd%3Dchars", e.resource_url)
+    end)
+
+    it("never garbles a message: only whole occurrences of a secret of 8 characters or more", function()
+      local e = core.decode_error("prolific", 400,
+        '{"error":{"detail":"Failed to connect; the token is not valid; set apiKey=X in the docs"}}',
+        nil, "sandbox-token")
+      assert.are.equal("Failed to connect; the token is not valid; set apiKey=X in the docs", e.message)
+    end)
+
     it("maps detail as a string, an array, or field -> messages", function()
       local e1 = core.decode_error("prolific", 400, '{"error":{"status":400,"error_code":140001,"title":"Bad","detail":"too short"}}')
       assert.are.equal("too short", e1.message)
@@ -330,6 +434,36 @@ describe("cohort.core", function()
         assert.are.equal("http", e.kind)
         assert.is_string(e.message)
       end
+    end)
+  end)
+
+  describe("options", function()
+    it("retries counts the retries after the first attempt: 0 to 100, a bare session none", function()
+      for _, bad in ipairs { -1, 101, 1.5, "2" } do
+        assert.has_error(function() core.session { retries = bad } end)
+        assert.has_error(function()
+          core.session {}:submit { base = sb.url, path = "/", retries = bad }
+        end)
+      end
+      local s = core.session { retries = 0 }
+      local r = s:request { base = sb.url, path = "/__sandbox/status/503" }
+      assert.are.equal(1, r.err.attempts)
+      r = s:request { base = sb.url, path = "/__sandbox/status/503", retries = 2 }
+      assert.are.equal(3, r.err.attempts)
+      s:close()
+      s = core.session { retries = 1, retry_base = 0.01 }
+      assert.are.equal(2, s:request { base = sb.url, path = "/__sandbox/status/503" }.err.attempts)
+      s:close()
+      assert.are.equal(1, core.session {}:request { base = sb.url, path = "/__sandbox/status/503" }.err.attempts)
+    end)
+
+    it("refuses a secret that is short, or holds a NUL or a control character", function()
+      assert.has_error(function() core.session { auth = "token", secret = "1234567" } end,
+        "cohort.core: the secret is shorter than 8 characters, too short to keep out of every message safely")
+      assert.has_error(function() core.session { auth = "token", secret = "12345678\0" } end)
+      assert.has_error(function() core.session { auth = "token", secret = "12345678\n" } end)
+      assert.has_error(function() core.session { auth = "token", secret = 12345678 } end)
+      core.session { auth = "token", secret = "12345678" }:close()
     end)
   end)
 

@@ -383,7 +383,7 @@ describe("cohort.workbench.export", function()
       assert.are.equal(46, #rows)
       os.remove(out_path)
       -- the failure path: a wrong token prints the error and exits 1
-      local bad = ("PROLIFIC_TOKEN=wrong PROLIFIC_URL=%s %s examples/export_submissions.lua %s %s")
+      local bad = ("PROLIFIC_TOKEN=wrong-token PROLIFIC_URL=%s %s examples/export_submissions.lua %s %s")
         :format(q(sb.url), q(arg and arg[-1] or "lua5.4"), STUDY, q(out_path))
       out, code = env.run(bad)
       assert.are.equal(1, code, out)

@@ -113,8 +113,8 @@ describe("faults and retries", function()
     assert.are.equal(503, err.status)
     assert.are.equal(1, err.attempts)
     local _, err2 = p.submissions:request_return("625d4a831bcda2d59ac5a251",
-      { request_return_reasons = { "Withdrew consent." } }, { retry_unsafe = true, retries = 3 })
-    assert.are.equal(3, err2.attempts)
+      { request_return_reasons = { "Withdrew consent." } }, { retry_unsafe = true, retries = 2 })
+    assert.are.equal(3, err2.attempts) -- the first attempt and 2 retries
   end)
 
   it("retries any method after a 429 or a refused connection: the server did nothing", function()
@@ -137,20 +137,68 @@ describe("faults and retries", function()
     env.reset()
   end)
 
-  it("retries = 1 turns retrying off, per client and per call", function()
+  it("retries = 0 turns retrying off, per client and per call", function()
     faults { { path = ME, fault = "503", times = 1 } }
-    local c = env.prolific { retries = 1 }
+    local c = env.prolific { retries = 0 }
     local _, err = c.users:me()
     assert.are.equal(503, err.status)
+    assert.are.equal(1, err.attempts)
+    assert.are.equal(1, hits(ME))
     faults { { path = "/api/v1/submissions/", fault = "503", times = 1 } }
-    local _, err2 = p.submissions:get("625d4a831bcda2d59ac5a251", nil, { retries = 1 })
+    local _, err2 = p.submissions:get("625d4a831bcda2d59ac5a251", nil, { retries = 0 })
     assert.are.equal(503, err2.status)
+    assert.are.equal(1, err2.attempts)
+  end)
+
+  it("retries counts the retries after the first attempt, as requests and urllib3 do", function()
+    faults { { path = ME, fault = "503" } }
+    local _, err = p.users:me(nil, { retries = 1 })
+    assert.are.equal(2, err.attempts)
+    assert.are.equal(2, hits(ME))
+    faults { { path = ME, fault = "503" } }
+    local c = env.prolific { retries = 2, retry_base = 0.01, retry_cap = 0.02 }
+    local _, err2 = c.users:me()
+    assert.are.equal(3, err2.attempts)
+    assert.are.equal(3, hits(ME))
+    faults { { path = ME, fault = "503", times = 3 } }
+    assert(p.users:me()) -- the default, 3 retries: the fourth attempt succeeds
+    assert.are.equal(4, hits(ME))
+  end)
+
+  it("refuses a bad retries or timeout, naming the method called and the option", function()
+    local id = "60aca280709ee40ec37d4885"
+    for _, bad in ipairs { -1, 0, 0 / 0, "5", math.huge, 86400 * 8 } do
+      local ok, msg = pcall(p.studies.get, p.studies, id, nil, { timeout = bad })
+      assert.is_false(ok)
+      assert.truthy(tostring(msg):find("cohort: prolific.studies:get(): timeout must be a positive number of seconds", 1, true), msg)
+    end
+    for _, bad in ipairs { -1, 1.5, 101, "3" } do
+      local ok, msg = pcall(p.studies.get, p.studies, id, nil, { retries = bad })
+      assert.is_false(ok)
+      assert.truthy(tostring(msg):find("cohort: prolific.studies:get(): retries must be an integer from 0 to 100", 1, true), msg)
+    end
+    for _, bad in ipairs { -1, 1.5, 101 } do
+      local ok, msg = pcall(env.prolific, { retries = bad })
+      assert.is_false(ok)
+      assert.truthy(tostring(msg):find("cohort: cohort.prolific(): retries must be an integer from 0 to 100", 1, true), msg)
+    end
+    assert(p.studies:get(id, nil, { timeout = 5, retries = 0 }))
+  end)
+
+  it("a Retry-After above the 120 s cap is not waited for: nil, err with the server's value", function()
+    local c = env.prolific { retry_budget = 600 }
+    faults { { path = ME, fault = "429-retry-after", retry_after = 121 } }
+    local _, err = c.users:me()
+    assert.are.equal(429, err.status)
+    assert.are.equal(1, err.attempts)
+    assert.are.equal(121, err.retry_after)
+    assert.are.equal(1, hits(ME))
   end)
 
   it("a seeded rate repeats exactly", function()
     local function pattern()
       faults({ { path = ME, fault = "503", rate = 0.5 } }, 42)
-      local c = env.prolific { retries = 1 }
+      local c = env.prolific { retries = 0 }
       local out = {}
       for i = 1, 16 do out[i] = c.users:me() and "." or "x" end
       return table.concat(out)
@@ -162,7 +210,7 @@ describe("faults and retries", function()
 
   it("faults can be set by flag when the sandbox starts, and come back on reset", function()
     local sb = assert(require("cohort.sandbox").start { args = { "--fault", "GET:" .. ME .. ":503:times=1" } })
-    local c = require("cohort").prolific { token = sb.token, base_url = sb.url, retries = 1 }
+    local c = require("cohort").prolific { token = sb.token, base_url = sb.url, retries = 0 }
     local _, err = c.users:me()
     assert.are.equal(503, err.status)
     assert(c.users:me())

@@ -73,7 +73,7 @@ describe("examples/love", function()
     local sb = env.sandbox()
     local root = os.getenv("PWD") or "."
     local out, code = env.run(("env -u LD_PRELOAD COHORT_ROOT=%s COHORT_LUA_CPATH=%s xvfb-run -a love %s --sandbox %s "
-      .. "--token wrong --frames 60 --trials 1"):format(q(root), q(root .. "/build/jit/?.so"),
+      .. "--token wrong-token --frames 60 --trials 1"):format(q(root), q(root .. "/build/jit/?.so"),
       q(root .. "/examples/love"), q(sb.url)))
     assert.are_not.equal(0, code, out)
     assert.matches("no survey: ", out, 1, true)

@@ -132,7 +132,7 @@ print("rows " .. n)
     -- "(error object is not a string)", so the HTTP status does not show there
     it("an export that fails still ends the bar's line #uncaught_error_object", function()
       local sb = env.sandbox()
-      local cmd = command("xterm"):gsub("PROLIFIC_TOKEN=%S+", "PROLIFIC_TOKEN=wrong")
+      local cmd = command("xterm"):gsub("PROLIFIC_TOKEN=%S+", "PROLIFIC_TOKEN=wrong-token")
       local out, code = in_pty(cmd)
       assert.are_not.equal(0, code, out)
       assert.truthy(out:find("HTTP 401", 1, true), out)

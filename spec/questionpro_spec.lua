@@ -75,7 +75,7 @@ describe("cohort.questionpro", function()
       }
       local n = 0
       for dc, host in pairs(hosts) do
-        local c = cohort.questionpro{ api_key = "k", datacenter = dc }
+        local c = cohort.questionpro{ api_key = "qp-key-1234", datacenter = dc }
         assert.equals(host .. "/a/api/v2", c.base_url)
         assert.equals(dc, c.datacenter)
         assert.is_nil(tostring(c):find("k (", 1, true))
@@ -85,7 +85,7 @@ describe("cohort.questionpro", function()
       local count = 0
       for _ in pairs(qp.DATACENTERS) do count = count + 1 end
       assert.equals(8, count)
-      assert.has_error(function() cohort.questionpro{ api_key = "k", datacenter = "mars" } end,
+      assert.has_error(function() cohort.questionpro{ api_key = "qp-key-1234", datacenter = "mars" } end,
         "cohort: cohort.questionpro(): datacenter \"mars\" is not one of ae, au, ca, eu, ksa, sa, sg, us")
     end)
 
@@ -546,7 +546,7 @@ describe("cohort.questionpro", function()
       assert.equals(300, limits.limit)
       assert.equals(60, limits.window)
       env.control("POST", "questionpro/rate-limit", { limit = 3 })
-      local c = env.questionpro{ retries = 1 }
+      local c = env.questionpro{ retries = 0 }
       for _ = 1, 3 do assert.truthy(c.surveys:get(SURVEY)) end
       local v, err = c.surveys:get(SURVEY)
       assert.is_nil(v)
@@ -565,7 +565,7 @@ describe("cohort.questionpro", function()
 
     it("--qp-rate-limit sets the limit of a sandbox", function()
       local sb = assert(require("cohort.sandbox").start{ args = { "--qp-rate-limit", "2" } })
-      local c = cohort.questionpro{ api_key = sb.api_key, base_url = sb.url, retries = 1 }
+      local c = cohort.questionpro{ api_key = sb.api_key, base_url = sb.url, retries = 0 }
       assert.truthy(c.surveys:get(SURVEY))
       assert.truthy(c.surveys:get(SURVEY))
       local v, err = c.surveys:get(SURVEY)
@@ -586,7 +586,7 @@ describe("cohort.questionpro", function()
       assert.matches("QuestionPro answered an HTML page", err.message)
       assert.truthy(err.message:find("QuestionPro - Login", 1, true))
       env.control("POST", "questionpro/html", { status = 502, count = 1 })
-      v, err = env.questionpro{ retries = 1 }.surveys:get(SURVEY)
+      v, err = env.questionpro{ retries = 0 }.surveys:get(SURVEY)
       assert.is_nil(v)
       assert.equals(502, err.status)
       assert.equals("not_json", err.reason)

@@ -34,12 +34,13 @@ LD_PRELOAD="$ASAN_LIBS" ASAN_OPTIONS="detect_leaks=1:log_path=$ROOT/build-asan/a
   UBSAN_OPTIONS="print_stacktrace=1:log_path=$ROOT/build-asan/asan" \
   LUA_CPATH="$ROOT/build-asan/?.so;;" PATH="$ROOT/build-asan:$ROOT/bin:$PATH" COHORT_SLOW=1 \
   "$LUA" tools/busted.lua ${BUSTED_ARGS:-} || status=1
-# A report counts when its stack touches cohort's own code (the instrumented core or sandbox);
+# A report counts when its stack touches cohort's own code (the instrumented core, sandbox or
+# hostile test server);
 # reports about the system programs the specs run are listed but do not fail the check.
 found=0
 for log in build-asan/asan.*; do
   [ -f "$log" ] || continue
-  if grep -q -E "csrc/|cohort/core\.so|cohort-sandbox" "$log"; then
+  if grep -q -E "csrc/|cohort/core\.so|cohort-sandbox|spec/support/hostile" "$log"; then
     echo "sanitizer finding in cohort's code ($log):"; head -60 "$log"; found=1
   else
     echo "(a report about another program, not cohort: $(grep -m1 -o '(/[^+)]*' "$log" | head -1 | tr -d '(') — $log)"

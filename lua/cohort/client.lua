@@ -16,46 +16,121 @@ local Client = { __name = "cohort.Client" }
 Client.__index = Client
 M.Client = Client
 
-local LOOPBACK = { ["127.0.0.1"] = true, ["localhost"] = true, ["[::1]"] = true }
-
---- Host part of an http(s) URL, lower-cased, without port.
+--- Host part of an http(s) URL, lower-cased, without port (an IPv6 address keeps its
+-- brackets); nil when the URL has no authority.
+-- @tparam string url
+-- @treturn[1] string the host
+-- @treturn[1] string|nil the user information before an `@`, when there is one
+-- @return[2] nil
 local function url_host(url)
   local authority = url:match("^%a[%w+.-]*://([^/?#]*)")
   if not authority then return nil end
-  authority = authority:gsub("^.*@", "")
-  if authority:sub(1, 1) == "[" then return authority:match("^(%[[^%]]*%])"):lower() end
-  return (authority:gsub(":%d*$", "")):lower()
+  local userinfo = authority:match("^(.*)@")
+  if userinfo then authority = authority:sub(#userinfo + 2) end
+  if authority:sub(1, 1) == "[" then
+    local host = authority:match("^(%[[^%]]*%])")
+    return host and host:lower(), userinfo
+  end
+  return (authority:gsub(":%d*$", "")):lower(), userinfo
 end
 M.url_host = url_host
 
---- Check a base URL: http(s) only, and plain http only to loopback unless `insecure`.
+-- One part of a dotted IPv4 address, written as inet_aton would read it the same way: a
+-- decimal from 0 to 255 without leading zeros (libcurl reads "010" as octal).
+local function octet(s)
+  return s ~= nil and (s == "0" or s:match("^[1-9]%d?%d?$") ~= nil) and tonumber(s) <= 255
+end
+
+--- Is `host` (as `url_host` gives it) this machine: `localhost`, `[::1]` or an address of
+-- 127.0.0.0/8 written in full? Decided on the parsed host, never on a prefix:
+-- `127.attacker.example` and `localhost.evil.com` are other machines.
+-- @tparam string host
+-- @treturn boolean
+function M.is_loopback(host)
+  if host == "localhost" or host == "[::1]" then return true end
+  local a, b, c, d = host:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+  return a == "127" and octet(b) and octet(c) and octet(d) or false
+end
+
+--- Check a base URL: http(s) only, a plain host (no user name or password, query or
+-- fragment), and plain http only to loopback (`M.is_loopback`) unless `insecure`.
+-- @tparam string method the constructor, for the message
+-- @tparam string url
+-- @tparam[opt] boolean insecure allow http:// to another host
+-- @treturn string the URL without trailing slashes
 function M.check_base_url(method, url, insecure)
   if type(url) ~= "string" or not url:match("^https?://[^/]") then
     util.misuse(method, "base_url must be an http:// or https:// URL (got %s)",
       type(url) == "string" and ("%q"):format(url) or type(url))
   end
-  local host = url_host(url)
-  if url:match("^http://") and not LOOPBACK[host] and not host:match("^127%.") and not insecure then
+  local host, userinfo = url_host(url)
+  if userinfo then
+    util.misuse(method, "base_url must not carry a user name or password (they would be sent "
+      .. "and shown); the token or key is the only credential")
+  end
+  if url:find("[?#]") then -- (not shown: a query is where a key would be)
+    util.misuse(method, "base_url must not have a query or a fragment; give the call's "
+      .. "parameters to the call")
+  end
+  if host == nil or host == "" or not (host:match("^[%w._-]+$") or host:match("^%[[%x:.]+%]$")) then
+    util.misuse(method, "base_url %q has no valid host", url)
+  end
+  if url:match("^http://") and not M.is_loopback(host) and not insecure then
     util.misuse(method, "base_url %q would send the credentials unencrypted; use https:// or "
       .. "pass insecure = true", url)
   end
   return (url:gsub("/+$", ""))
 end
 
+-- What the secret is called where the user gave it, for the messages about it.
+local SECRET_NAMES = { token = "token ($PROLIFIC_TOKEN)", ["api-key"] = "api_key ($QUESTIONPRO_API_KEY)",
+  query = "api_key ($QUESTIONPRO_API_KEY)" }
+
+--- The shortest token or API key accepted: a shorter one could not be masked in messages
+-- without masking ordinary words too (the core refuses it as well).
+M.SECRET_MIN = 8
+
+--- Check a token or API key before anything is made: a string of at least `M.SECRET_MIN`
+-- characters with no control character (a NUL would cut it; a line break, often left by a
+-- file it was read from, would break the header). Raises naming the option; never shows the
+-- secret.
+-- @tparam string method the constructor, for the message
+-- @tparam string name the option as the user wrote it (`"token"`, `"api_key"`)
+-- @param secret the value
+function M.check_secret(method, name, secret)
+  if type(secret) ~= "string" then util.misuse(method, "%s must be a string", name) end
+  if secret:find("%c") then
+    util.misuse(method, "%s contains a control character (a NUL, a line break or another byte "
+      .. "below 32; a trailing newline read from a file is the usual cause)", name)
+  end
+  if #secret < M.SECRET_MIN then
+    util.misuse(method, "%s is shorter than %d characters: too short to keep out of every "
+      .. "message safely (real tokens and keys are longer)", name, M.SECRET_MIN)
+  end
+end
+
 --- Make a client.
 -- @tparam table cfg `platform`, `base_url`, `auth` (`"token"`, `"api-key"`, `"query"`),
---   `secret`, `timeout`, `connect_timeout`, `ca_file`, `max_size`, `page_size`, `name`,
---   `max_connections`, `retries` (attempts in all, default 4), `retry_base`, `retry_cap`,
---   `retry_budget` (seconds), `debug` (true: a line per request on stderr; or a
---   function(line); default on when `$COHORT_DEBUG` is set — URLs shown are redacted),
---   `progress` (progress bars of long operations: nil = when stderr is a terminal, false = never)
+--   `secret` (checked by `M.check_secret`), `secret_name` (the option it came from, for
+--   messages), `timeout`, `connect_timeout`, `ca_file`, `max_size`, `page_size`, `name`,
+--   `max_connections`, `retries` (retries after the first attempt, 0 to 100, default 3),
+--   `retry_base`, `retry_cap`, `retry_budget` (seconds), `debug` (true: a line per request on
+--   stderr; or a function(line); default on when `$COHORT_DEBUG` is set — URLs shown are
+--   redacted), `progress` (progress bars of long operations: nil = when stderr is a terminal,
+--   false = never)
 -- @treturn Client
 function M.new(cfg)
+  if cfg.secret ~= nil or cfg.auth ~= nil then
+    M.check_secret(cfg.label or "cohort client", cfg.secret_name or SECRET_NAMES[cfg.auth] or "secret",
+      cfg.secret)
+  end
+  local retries = cfg.retries
+  if retries == nil then retries = 3 end
   local ok, session = pcall(core.session, {
     auth = cfg.auth, secret = cfg.secret, platform = cfg.platform,
     timeout = cfg.timeout, connect_timeout = cfg.connect_timeout,
     ca_file = cfg.ca_file, max_size = cfg.max_size, max_connections = cfg.max_connections,
-    retries = cfg.retries or 4, retry_base = cfg.retry_base, retry_cap = cfg.retry_cap,
+    retries = retries, retry_base = cfg.retry_base, retry_cap = cfg.retry_cap,
     retry_budget = cfg.retry_budget,
   })
   if not ok then
@@ -89,34 +164,40 @@ function Client:close()
 end
 Client.__close = Client.close
 
---- Decode a response body: JSON to Lua values through the core's private cjson instance.
--- @treturn[1] value (`true` for an empty body)
+--- Decode a response body: the JSON due, as Lua values (cohort's own decoder, `core.decode`).
+-- An empty body is an error here (JSON was due); `Client:send` returns `true` before calling
+-- this for the answers that may be empty (204, HEAD, a request marked `empty_ok`).
+-- @tparam table result a core result (`status`, `body`, `headers`)
+-- @treturn[1] value
 -- @return[2] nil
--- @treturn[2] cohort.Error of kind `"decode"`
+-- @treturn[2] cohort.Error of kind `"decode"`: the message names the content type and, for an
+--   HTML page, its title (the secret masked)
 function Client:decode(result)
-  local body = result.body
-  if body == nil or body == "" or result.status == 204 then return true end
-  local ok, value = pcall(core.decode, body)
-  if not ok then
-    return nil, Error.new {
-      kind = "decode", status = result.status, platform = self.platform,
-      title = "Invalid JSON", message = "the server's answer is not valid JSON: " .. tostring(value),
-      url = result.url, attempts = 1,
-    }
-  end
-  return value
+  local body = result.body or ""
+  local ok, value
+  if body ~= "" then ok, value = pcall(core.decode, body) end
+  if ok then return value end
+  local err = self._session:not_json(result.status or 0, body,
+    body ~= "" and result.headers and result.headers["content-type"] or nil,
+    value ~= nil and tostring(value) or nil)
+  err.platform, err.url, err.attempts = self.platform, result.url, 1
+  return nil, Error.new(err)
 end
 
 --- Send one request description and return the decoded JSON.
 -- @tparam table req `method`, `path`, `ids`, `query`, `body` (table → JSON, or string),
---   `headers`, `url` (absolute, same origin), `timeout`, `retries` (attempts in all),
---   `idempotent` (safe to repeat: GET, HEAD, PUT, DELETE are by default), `raw` (return the
---   body text undecoded, e.g. CSV), `compress` (ask for a compressed answer: lists and raw
---   downloads do; a single object gains nothing from it)
--- @treturn[1] value decoded JSON (`true` for an empty answer)
+--   `headers`, `url` (absolute, same origin), `timeout` (seconds), `retries` (retries after the
+--   first attempt, 0 to 100; the client's by default), `idempotent` (safe to repeat: GET, HEAD,
+--   PUT, DELETE are by default), `raw` (return the body text undecoded, e.g. CSV), `compress`
+--   (ask for a compressed answer: lists and raw downloads do; a single object gains nothing
+--   from it), `empty_ok` (an empty body is the documented success: return `true` for it; without
+--   it an empty body where JSON is due is an error of kind `"decode"` — only a 204 and a HEAD are
+--   always allowed to be empty)
+-- @treturn[1] value decoded JSON (`true` for an allowed empty answer)
 -- @treturn[1] table the raw result (`status`, `headers`, `raw_headers`, `url`)
 -- @return[2] nil
--- @treturn[2] cohort.Error
+-- @treturn[2] cohort.Error: any kind of `cohort.error.KINDS`; a 3xx is kind `"redirect"`, never a
+--   success
 function Client:send(req)
   local creq = req
   -- a request made by cohort.resource is already the core's (its `base` is this client's);
@@ -139,8 +220,14 @@ function Client:send(req)
   end
   if result.err then return nil, Error.new(result.err) end
   if req.raw then return result.body, result end
+  if result.body == "" and (result.status == 204 or req.empty_ok or req.method == "HEAD") then
+    return true, result
+  end
   local value, err = self:decode(result)
-  if value == nil then return nil, err end
+  if value == nil then
+    if type(err) == "table" and err.method == nil then err.method = req.method or "GET" end
+    return nil, err
+  end
   return value, result
 end
 
@@ -233,10 +320,17 @@ local Page = { __name = "cohort.Page" }
 Page.__index = Page
 M.Page = Page
 
+-- A count as a person would write it: an integer plainly, anything else (a float such as 1e300
+-- or 2^63, which %d refuses) as Lua prints it.
+local function count_text(n)
+  if compat.math_type(n) == "integer" then return ("%d"):format(n) end
+  return tostring(n)
+end
+
 function Page:__tostring()
   local what = self.class or "item"
-  local s = ("Page of %d %s"):format(#self, what)
-  if self.count then s = s .. (" (%d in all)"):format(self.count) end
+  local s = ("Page of %s %s"):format(count_text(#self), tostring(what))
+  if self.count ~= nil then s = s .. (" (%s in all)"):format(count_text(self.count)) end
   if self.next then s = s .. ", more to come" end
   return s
 end
@@ -266,13 +360,27 @@ local function offset_limit(req)
 end
 
 
+-- The count of an envelope, when it is a number (a count of another type is ignored).
+local function number_or_nil(v)
+  if type(v) == "number" and v == v then return v end
+  return nil
+end
+
+local function meta_count(body)
+  local meta = type(body.meta) == "table" and body.meta or nil
+  return number_or_nil(meta and meta.count) or number_or_nil(body.count)
+end
+
+-- `items(body)` gives the list of the envelope, or nil when it has none; `key` names the
+-- field(s) the list is in, for the message and the check of an empty one (Client:page).
 styles.page = {
+  key = "results",
   first = function(query, size)
     if size and query.page_size == nil then query.page_size = size end
     return query
   end,
-  items = function(body) return body.results or {} end,
-  count = function(body) return body.meta and body.meta.count or body.count end,
+  items = function(body) return body.results end,
+  count = meta_count,
   next = function(body)
     local href = next_href(body)
     return href and { url = href } or nil
@@ -280,12 +388,16 @@ styles.page = {
 }
 
 styles.offset = {
+  key = { "results", "data" },
   first = function(query, size)
     if size and query.limit == nil then query.limit = size end
     return query
   end,
-  items = function(body) return body.results or body.data or {} end,
-  count = function(body) return body.meta and body.meta.count or body.count or body.total end,
+  items = function(body)
+    if body.results ~= nil then return body.results end
+    return body.data
+  end,
+  count = function(body) return meta_count(body) or number_or_nil(body.total) end,
   -- offset paging: follow a next link when there is one, else ask for the next offset
   next = function(body, req, got)
     local href = next_href(body)
@@ -304,8 +416,59 @@ styles.offset = {
 }
 M.styles = styles
 
+-- The envelope's list, checked: nil and a message when the body is not an envelope holding an
+-- array of objects. An empty Lua table is `[]` or `{}` in the text (the decoder makes both the
+-- same), so for an empty list the raw text tells which.
+local function envelope_items(style, body, raw)
+  local keys = style.key
+  local names = type(keys) == "table" and table.concat(keys, '" or "') or keys
+  if type(body) ~= "table" or (next(body) ~= nil and #body > 0) then
+    return nil, ("expected a JSON object holding a list%s, got %s"):format(
+      names and (' in "%s"'):format(names) or "",
+      type(body) == "table" and "an array" or type(body) == "boolean" and "an empty or boolean answer"
+        or "a " .. type(body))
+  end
+  local items = style.items(body)
+  if items == nil then
+    return nil, ("expected a JSON object holding a list%s; the answer has none"):format(
+      names and (' in "%s"'):format(names) or "")
+  end
+  if type(items) ~= "table" then
+    return nil, ('the list%s is a %s, not an array'):format(
+      names and (' "%s"'):format(names) or "", type(items))
+  end
+  local n = #items
+  if n == 0 then
+    if next(items) ~= nil then
+      return nil, ("the list%s is an object, not an array"):format(
+        names and (' "%s"'):format(names) or "")
+    end
+    if keys and type(raw) == "string" then
+      local found = false
+      for _, k in ipairs(type(keys) == "table" and keys or { keys }) do
+        if raw:find('"' .. k .. '"%s*:%s*%[') then found = true end
+      end
+      if not found then
+        return nil, ("the list%s is an object, not an array"):format(
+          names and (' "%s"'):format(names) or "")
+      end
+    end
+  end
+  for i = 1, n do
+    if type(items[i]) ~= "table" then
+      return nil, ("item %d of the list is a %s, not an object"):format(i, type(items[i]))
+    end
+  end
+  return items
+end
+
 --- Fetch one page. Returns a Page (array of objects with `.count` and `.next`) or nil, err.
--- `spec`: `{style=, class=, req=}`; `req.query` is not modified.
+-- `spec`: `{style=, class=, req=}`; `req.query` is not modified. An answer that is not an
+-- envelope holding an array of objects (`{"results": 5}`, `{"results": {}}`, `[]`,
+-- `{"results": [1, 2]}`) is an error of kind `"decode"`.
+-- @treturn[1] Page
+-- @return[2] nil
+-- @treturn[2] cohort.Error
 function Client:page(spec, req)
   local style = styles[spec.style]
   if not req.compress then -- a list: worth compressing (a copy; the caller's table is kept)
@@ -313,13 +476,14 @@ function Client:page(spec, req)
     for k, v in pairs(req) do c[k] = v end
     c.compress, req = true, c
   end
-  local body, err = self:send(req)
-  if body == nil then return nil, err end
-  if type(body) ~= "table" then
+  local body, result = self:send(req)
+  if body == nil then return nil, result end
+  local items, why = envelope_items(style, body, result and result.body)
+  if items == nil then
     return nil, Error.new { kind = "decode", platform = self.platform, attempts = 1,
-      message = "expected a JSON object holding a list", url = req.url }
+      status = result and result.status, title = "Not a list", message = why,
+      method = req.method or "GET", url = result and result.url }
   end
-  local items = style.items(body)
   local page = setmetatable({ class = spec.class, count = style.count(body) }, Page)
   for i = 1, #items do page[i] = self:wrap(spec.class, items[i]) end
   local nxt = style.next(body, req, #items)

@@ -23,7 +23,8 @@ local util = require "cohort.util"
 
 local M = {}
 
--- Per-call options, the table after the arguments: `retries` (attempts in all), `retry_unsafe`
+-- Per-call options, the table after the arguments: `retries` (retries after the first attempt,
+-- 0 for none), `retry_unsafe`
 -- (retry even though the operation is not safe to repeat — only when you know why),
 -- `timeout` (seconds), `progress` (`all`: a bar on stderr when it is a terminal; false: none).
 local CALL_OPTIONS = { retries = true, retry_unsafe = true, timeout = true, progress = true }
@@ -91,8 +92,15 @@ function M.build(client, row, label, ...)
   if opts ~= nil then
     if type(opts) ~= "table" then util.misuse(label, "options must be a table") end
     util.check_keys(label, opts, CALL_OPTIONS)
-    if opts.retries ~= nil and (compat.math_type(opts.retries) ~= "integer" or opts.retries < 1) then
-      util.misuse(label, "retries must be a positive integer (attempts in all)")
+    local r, t = opts.retries, opts.timeout
+    if r ~= nil and (compat.math_type(r) ~= "integer" or r < 0 or r > 100) then
+      util.misuse(label, "retries must be an integer from 0 to 100, the retries after the first "
+        .. "attempt (got %s)", type(r) == "string" and ("%q"):format(r) or tostring(r))
+    end
+    -- (the core's limit: 7 days; NaN fails every comparison)
+    if t ~= nil and not (type(t) == "number" and t > 0 and t <= 604800) then
+      util.misuse(label, "timeout must be a positive number of seconds (got %s)",
+        type(t) == "string" and ("%q, a string"):format(t) or tostring(t))
     end
   end
   local query_only = method == "GET" or method == "DELETE"

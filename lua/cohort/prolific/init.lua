@@ -21,13 +21,15 @@ local OPTIONS = { token = true, base_url = true, timeout = true, connect_timeout
   retry_base = true, retry_cap = true, retry_budget = true, debug = true, progress = true, insecure = true }
 
 --- Make a Prolific client.
--- @tparam[opt] table opts `token` (default `$PROLIFIC_TOKEN`), `base_url` (default
+-- @tparam[opt] table opts `token` (default `$PROLIFIC_TOKEN`; at least 8 characters, no control
+--   characters), `base_url` (default
 --   `$PROLIFIC_URL` or `https://api.prolific.com`), `timeout` (total seconds per request,
 --   default 30), `connect_timeout` (default 10), `ca_file`, `max_size` (bytes, default 64 MiB),
 --   `page_size` (items per page when listing; the server's default is 20), `max_connections`
 --   (parallel connections to the API, default 16; further requests queue), `insecure` (allow
---   `http://` to a host other than loopback), `retries` (attempts in all for a request that is
---   safe to repeat, default 4; 1 turns retrying off), `retry_base`, `retry_cap` (seconds of
+--   `http://` to a host other than loopback: 127.0.0.0/8, `[::1]`, `localhost`), `retries`
+--   (retries after the first attempt for a request that is safe to repeat, as in requests and
+--   urllib3: default 3, so 4 attempts at most; 0 turns retrying off), `retry_base`, `retry_cap` (seconds of
 --   back-off: full jitter up to min(cap, base·2^n); defaults 0.25 and 8), `retry_budget`
 --   (seconds from the first attempt after which no retry starts; default 60).
 -- @treturn Client with resources `users`, `submissions`, …

@@ -150,12 +150,6 @@ local function annotate(err)
   return err
 end
 
-local function html_title(body)
-  local t = body:match("<[Tt][Ii][Tt][Ll][Ee][^>]*>(.-)</[Tt][Ii][Tt][Ll][Ee]>")
-  if t then t = t:gsub("%s+", " "):gsub("^ ", ""):gsub(" $", "") end
-  return t
-end
-
 -- The client's send with QuestionPro's errors annotated (`reason`, `rate_limited`); the
 -- transport (retries, non-blocking tasks) stays the shared client's.
 local function qp_send(self, req)
@@ -173,7 +167,10 @@ local function qp_decode(self, result)
   local raw = result.body
   if type(raw) == "string" and raw:match("^%s*<") then
     local ctype = result.headers and result.headers["content-type"] or "text/html"
-    local title = html_title(raw)
+    -- the page's title as the core gives it: shortened, and with the key masked (a login page
+    -- may echo what it was sent)
+    local title = self._session:not_json(result.status or 200, raw, ctype).message
+      :match('%(title "(.*)"%)$')
     return nil, Error.new {
       kind = "decode", status = result.status, platform = "questionpro", attempts = 1,
       url = result.url, title = "Not JSON", body_kind = "decode",
@@ -347,14 +344,18 @@ local function define(c, name, def)
 end
 
 --- Make a QuestionPro client.
--- @tparam[opt] table opts `api_key` (default `$QUESTIONPRO_API_KEY`), `datacenter` (one of
---   us, eu, ca, sg, au, ae, sa, ksa; default `$QUESTIONPRO_DATACENTER` or us), `base_url`
---   (overrides the data centre; default `$QUESTIONPRO_URL` unless `datacenter` is given; the
---   `/a/api/v2` prefix is added), `auth` (`"header"`, the default, or `"query"` for the
+-- @tparam[opt] table opts `api_key` (default `$QUESTIONPRO_API_KEY`; at least 8 characters, no
+--   control characters), `datacenter` (one of us, eu, ca, sg, au, ae, sa, ksa; default
+--   `$QUESTIONPRO_DATACENTER` or us), `base_url` (default `$QUESTIONPRO_URL`; an explicit
+--   `base_url` or a set `$QUESTIONPRO_URL` always wins over `datacenter`, so a rehearsal against
+--   a sandbox never reaches the live service; the `/a/api/v2` prefix is added), `auth`
+--   (`"header"`, the default, or `"query"` for the
 --   retired `?apiKey=`), `page_size` (the `perPage` of lists, 1..1000; the server's default is
 --   100), `time_zones` (abbreviation → offset such as `{ IST = "+05:30" }`, to decide ambiguous
 --   zone abbreviations in timestamps), `timeout`, `connect_timeout`, `ca_file`, `max_size`,
---   `insecure`, `retries`.
+--   `insecure`, `retries` (retries after the first attempt, default 3; 0 turns retrying off),
+--   `retry_base`, `retry_cap`, `retry_budget`, `max_connections`, `debug`, `progress` (as for
+--   Prolific).
 -- @treturn Client with resources `surveys` and `responses`
 function M.new(opts)
   local label = "cohort.questionpro()"
@@ -381,8 +382,10 @@ function M.new(opts)
     util.misuse(label, "page_size must be an integer from 1 to %d", M.MAX_PER_PAGE)
   end
   local zones = responses.check_zones(label, opts.time_zones)
+  -- an explicit base_url, then $QUESTIONPRO_URL, then the data centre: a URL someone set is
+  -- never dropped silently for the live service
   local base = opts.base_url
-  if base == nil and opts.datacenter == nil then base = os.getenv("QUESTIONPRO_URL") end
+  if base == nil or base == "" then base = os.getenv("QUESTIONPRO_URL") end
   if base == "" then base = nil end
   base = client_mod.check_base_url(label, base or M.DATACENTERS[dc], opts.insecure)
   if not base:find(M.PREFIX, 1, true) then base = base .. M.PREFIX end
