@@ -500,6 +500,65 @@ describe("non-blocking use", function()
     end)
   end)
 
+  describe("docs/async.md, the rules", function()
+    -- the guide's examples as written there (a client on the sandbox instead of the
+    -- environment's), with what they print recorded; the last test checks every line of the
+    -- section's ```lua blocks appears here
+    local printed = {}
+    local function print(s) printed[#printed + 1] = s end
+
+    it("a callback that raises is reported by poll(), its task settled", function()
+      printed = {}
+      local p = env.prolific()
+      local task = p:spawn(function() return assert(p.users:me()) end)
+      task.on_done = function(me) error("the welcome screen broke for " .. me.id) end
+      while not task:done() do
+        local ok, err = pcall(p.poll, p)              -- the task is settled whatever its callback did
+        if not ok then print(err) end                 -- cohort: prolific:poll(): a task's on_done …
+      end
+      assert.are.equal(1, #printed)
+      assert.matches("cohort: prolific:poll%(%): a task's on_done callback raised an error: "
+        .. ".-the welcome screen broke for 60a42f4c693c29420793cb73", printed[1])
+      assert.are.equal("done", task.state)
+    end)
+
+    it("a callback spawns a task instead of waiting", function()
+      printed = {}
+      local p = env.prolific()
+      local first = p:spawn(function() return assert(p.studies:get("60aca280709ee40ec37d4885")) end)
+      first.on_done = function(study)
+        p:spawn(function()                            -- runs at once, then from the next poll()
+          local subs = assert(p.submissions:all { study = study.id })
+          print(#subs .. " submissions")              -- 45 submissions, on the sandbox
+        end)
+      end
+      while p:poll() > 0 do end                       -- your frame loop
+      assert.are.same({ "45 submissions" }, printed)
+    end)
+
+    it("every line of the section's examples is run above", function()
+      local f = assert(io.open("docs/async.md"))
+      local doc = f:read("*a")
+      f:close()
+      f = assert(io.open("spec/async_spec.lua"))
+      local here = f:read("*a")
+      f:close()
+      local section = doc:match("\n## The rules: callbacks, errors, close\n(.-)\n## ")
+      assert.is_truthy(section)
+      local n = 0
+      for block in section:gmatch("```lua\n(.-)```") do
+        for line in block:gmatch("[^\n]+") do
+          local text = line:match("^%s*(.-)%s*$")
+          if text ~= "" and text ~= 'local p = require("cohort").prolific()' then
+            n = n + 1
+            assert.is_truthy(here:find(text, 1, true), "not run by the spec: " .. text)
+          end
+        end
+      end
+      assert.is_true(n > 10)
+    end)
+  end)
+
   describe("bulk helpers", function()
     it("submissions:get_many fetches in input order with per-item errors, checking ids first", function()
       local all = assert(p.submissions:all { study = STUDY })
