@@ -325,6 +325,18 @@ describe("non-blocking use", function()
         ": cohort: prolific:submit%(%): attempt to use a closed client$")
       raises(function() a.users:me() end, "async_spec%.lua:%d+: cohort: prolific client: attempt to use a closed client %(GET /api/v1/users/me/%)$")
       a:close() -- idempotent
+      -- a task closing a client runs that client's on_error handlers: not inside the task,
+      -- so a wait there raises at once instead of suspending the close
+      local d = env.prolific()
+      local victim = d:spawn(function() return d.users:me() end)
+      local werr
+      local slow = b:spawn(function() b:sleep(0.1); return "slept" end)
+      victim.on_error = function() werr = select(2, pcall(b.wait, b, slow)) end
+      local closer = b:spawn(function() d:close(); return "closed it" end)
+      assert.are.equal("closed it", b:wait(closer))
+      assert.are.equal("closed", victim.error.kind)
+      assert.matches("cohort: prolific:wait%(%): not allowed inside an on_done or on_error callback", werr)
+      assert.are.equal("slept", b:wait(slow))
       -- a task that closes its own client ends at its next call on it
       local c = env.prolific()
       local t = c:spawn(function() assert(c.users:me()); c:close(); return c.users:me() end)

@@ -65,6 +65,7 @@ local timers = {}           -- tasks asleep: { task = , due = monotonic seconds 
 local running_count = 0
 local depth = 0             -- tasks being resumed now (> 0: the code running is inside a task)
 local cb_depth = 0          -- callbacks running now
+local cb_cos = {}           -- the coroutine each running callback runs in (false: the main one)
 local cb_errors = {}        -- messages of callbacks that raised, not yet reported
 local has_table_gc = compat.host ~= "5.1" and compat.host ~= "jit"
 local newproxy = rawget(_G, "newproxy")
@@ -90,11 +91,14 @@ local function report_unclaimed(task)
   end
 end
 
---- The task running now, if any.
+--- The task running now, if any. A callback is never inside a task, even when it runs in a
+-- task's coroutine (a task that closed a client runs that client's `on_error` handlers): a call
+-- there blocks instead of yielding the task in the middle of the close.
 -- @treturn[opt] Task
 function M.current()
   local co = coroutine.running()
-  return co and tasks_by_co[co] or nil
+  if co == nil or (cb_depth > 0 and cb_cos[cb_depth] == co) then return nil end
+  return tasks_by_co[co]
 end
 
 --- pcall that a task may yield through. Where the VM allows a yield across pcall (Lua 5.2+,
@@ -140,7 +144,9 @@ end
 -- Run a task's handler protected; an error is kept for the call that is running the scheduler.
 local function call_back(task, which, f, ...)
   cb_depth = cb_depth + 1
+  cb_cos[cb_depth] = coroutine.running() or false
   local ok, err = xcall(f, with_traceback, ...)
+  cb_cos[cb_depth] = nil
   cb_depth = cb_depth - 1
   if not ok then
     cb_errors[#cb_errors + 1] = ("%s raised an error: %s")
@@ -282,7 +288,7 @@ local function broken_fields(msg, own)
     kind = "decode", title = "Answer not handled", attempts = 1,
     message = (own and "cohort could not handle the answer to this request: %s"
       or "cohort could not handle an answer on this client (%s); this request was in flight "
-      .. "then and was cancelled") :format(msg) .. " — it may or may not have taken effect",
+      .. "then and was cancelled"):format(msg) .. " — it may or may not have taken effect",
   }
 end
 
