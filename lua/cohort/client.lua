@@ -159,10 +159,21 @@ function Client:__tostring()
 end
 
 --- Close the client's connections. Idempotent; also done by the garbage collector.
+-- Tasks in flight are not stranded: the tasks this client spawned (`spawn`, `submit`, `map`)
+-- end with a cohort.Error of kind `"closed"` naming the client (their `on_error` runs), a
+-- request of another client's task in flight on this one returns that error, and every other
+-- client goes on working. Any further call on this client raises "attempt to use a closed
+-- client". When a callback run here raises, `close` raises after closing.
 function Client:close()
-  self._session:close()
+  self._closed = true
+  async.close(self)
 end
 Client.__close = Client.close
+
+-- Raise when the client is closed, naming the method called.
+local function check_open(client, name)
+  if client._closed then util.misuse(("%s:%s()"):format(client.name, name), "attempt to use a closed client") end
+end
 
 --- Decode a response body: the JSON due, as Lua values (cohort's own decoder, `core.decode`).
 -- An empty body is an error here (JSON was due); `Client:send` returns `true` before calling
@@ -234,52 +245,89 @@ end
 -- ------------------------------------------------------------------ non-blocking use
 
 --- Run `fn(...)` in a task where every cohort call yields instead of blocking.
--- See `cohort.async` for the model.
+-- See `cohort.async` and docs/async.md for the model; closing this client ends the task.
 -- @tparam function fn
+-- @param ... arguments for `fn`
 -- @treturn Task
 function Client:spawn(fn, ...)
-  return async.spawn(fn, ...)
+  check_open(self, "spawn")
+  return async.spawn_on(self, fn, ...)
 end
 
---- Advance transfers and resume finished tasks; never blocks. Call it once per frame.
+--- Advance transfers and resume finished tasks (of every client); never blocks. Call it once
+-- per frame. Raises inside a callback or a task, and after settling every task of the step
+-- when an `on_done`/`on_error` callback raised.
 -- @treturn integer tasks still running
 function Client:poll()
-  return async.poll()
+  if self._closed then check_open(self, "poll") end
+  return async.poll(self)
 end
 
---- Block until `task` is done and return its results, or nil, err.
+--- Block until `task` is done and return its results, or nil, err (inside a task: yield).
+-- Raises inside a callback, when a task would wait for itself, and after settling every task
+-- of the step when an `on_done`/`on_error` callback raised.
+-- @tparam Task task
+-- @return[1] the task's results
+-- @return[2] nil
+-- @treturn[2] the error the task raised
 function Client:wait(task)
-  return async.wait(task)
+  check_open(self, "wait")
+  return async.wait(task, self)
 end
 
---- Run `fn(item, i)` over `items` with `{concurrency = N}` (default 8, at most 64).
+--- Run `fn(item, i)` over `items` with `{concurrency = N}` (default 8, at most 64); every
+-- argument is checked before the first call. Blocks outside a task, yields inside one.
+-- @tparam table items an array
+-- @tparam function fn returns a value, or nil, err
+-- @tparam[opt] table opts `concurrency`, `progress` (false: no bar), `label` (the bar's)
+-- @tparam[opt] string method for cohort's bulk helpers: the method to name in misuse errors
+--   (e.g. `"prolific.submissions:get_many()"`) instead of `prolific:map()`
 -- @treturn table values in input order (`n` = count; nil where an item failed)
 -- @treturn table errors by index (`count` = how many failed)
-function Client:map(items, fn, opts)
-  return async.map(items, fn, opts)
+function Client:map(items, fn, opts, method)
+  if self._closed then util.misuse(method or self.name .. ":map()", "attempt to use a closed client") end
+  return async.map(items, fn, opts, self, method)
 end
 
 --- Sleep `seconds` without blocking other tasks (inside a task it yields; outside it blocks).
+-- @tparam number seconds
 function Client:sleep(seconds)
-  return async.sleep(seconds)
+  return async.sleep(seconds, self)
 end
 
 --- Callback form for hosts with their own event loop: send `req` (as for `send`) and call
--- `callback(value, err)` from a later `poll()` (or `wait`) when it finishes.
+-- `callback(value)` or `callback(nil, err)` from a later `poll()` (or `wait`) when it
+-- finishes. The callback is an `on_done`/`on_error` handler: the same rules hold (no `poll()`
+-- or blocking `wait()` inside it; an error it raises is raised by that `poll()`).
+-- @tparam table req a request description (as for `send`)
+-- @tparam function callback
 -- @treturn Task
 function Client:submit(req, callback)
+  local method = self.name .. ":submit()"
+  check_open(self, "submit")
+  if type(req) ~= "table" then util.misuse(method, "req must be a request table (got %s)", type(req)) end
   if type(callback) ~= "function" then
-    util.misuse("client:submit()", "callback must be a function")
+    util.misuse(method, "callback must be a function (got %s)", type(callback))
   end
-  local task = async.spawn(function()
+  local task = async.spawn_on(self, function()
     return self:send(req)
   end)
-  task.on_done = function(value, err) callback(value, err) end
-  task.on_error = function(err) callback(nil, err) end
-  if task:done() then -- finished at once (only when nothing was sent)
-    if task.state == "done" then callback(compat.unpack(task.results, 1, task.results.n))
-    else callback(nil, task.error) end
+  if task:done() then -- finished at once: nothing was sent
+    if task.state == "failed" then
+      task.claimed = true
+      if not Error.is(task.error) then error(task.error, 0) end -- misuse: raise it here
+      callback(nil, task.error)
+    else
+      local value, err = compat.unpack(task.results, 1, task.results.n)
+      if value == nil then callback(nil, err) else callback(value) end
+    end
+    return task
   end
+  task._what = "the " .. method .. " callback"
+  task.on_done = function(value, err)
+    if value == nil then callback(nil, err) else callback(value) end
+  end
+  task.on_error = function(err) callback(nil, err) end
   return task
 end
 

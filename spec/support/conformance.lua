@@ -48,7 +48,7 @@ end
 -- webhook secrets the answers carry are gathered in `log.secrets` (see `M.redact`).
 function M.record(client, log, tag)
   local real = client._session
-  assert(real and real.request and real.submit and real.step,
+  assert(real and real.request and real.submit and real.step and real.wait,
     "support.conformance.record: the client keeps no core session in `_session` any more; "
       .. "record at the new place, so that every exchange is still seen")
   local pending = {}
@@ -76,6 +76,11 @@ function M.record(client, log, tag)
     local id = real:submit(creq)
     pending[id] = creq
     return id
+  end
+  function proxy.wait(_, id, ...)
+    local r = real:wait(id, ...)
+    if type(r) == "table" and pending[id] then keep(pending[id], r); pending[id] = nil end
+    return r
   end
   function proxy.step(_, ms)
     local results = real:step(ms)
