@@ -89,9 +89,10 @@ clean:
 bench: deps build
 	@$(RUN_ENV) LUA=$(LUA) sh bench/run.sh
 
-# API reference from the LDoc comments (Debian's lua-ldoc): docs/api/index.html
+# API reference from the LDoc comments (Debian's lua-ldoc; lua-markdown and lua5.1 to run it with
+# its markdown formatter): docs/api/index.html. Fails on any LDoc warning (tools/docs.sh).
 docs: build
-	@sh tools/deps.sh lua-ldoc
+	@sh tools/deps.sh lua-ldoc lua-markdown lua5.1
 	@$(RUN_ENV) sh tools/docs.sh
 
 # ---------------------------------------------------------------------------------------------
