@@ -31,6 +31,8 @@ BLACKHOLE = $(BUILD)/blackhole
 
 DEBIAN_PACKAGES = lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
                   libmicrohttpd-dev pkg-config libssl-dev
+# Debian's luarocks: spec/packaging_spec.lua builds and installs the rockspec with it.
+DEBIAN_PACKAGES += luarocks
 
 .PHONY: all build deps test demo env install uninstall clean check bench docs fuzz
 
