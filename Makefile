@@ -52,6 +52,11 @@ $(SANDBOX): csrc/sandbox.c $(CORE_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(SANDBOX_CFLAGS) -o $@ csrc/sandbox.c $(SANDBOX_LIBS)
 
+# The sandbox application is Lua 5.4 code: its program is built against Lua 5.4 whatever Lua the
+# core is built for (a LuaRocks build for 5.1 or 5.3 passes that one's LUA_INCDIR).
+$(SANDBOX): LUA_CFLAGS = $(shell $(PKG_CONFIG) --cflags lua5.4 2>/dev/null)
+$(SANDBOX): PKG_LUA = lua5.4
+
 $(BLACKHOLE): spec/support/blackhole.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $<
@@ -159,8 +164,9 @@ check: deps build
 	@sh tools/deps.sh valgrind
 	@sh tools/check.sh
 
-# libFuzzer targets for the error decoder, the URL builder and the Retry-After parser
-# (tools/fuzz.sh; FUZZ_SECONDS per target, default 60). Needs clang and its runtimes.
+# libFuzzer targets for the error decoder, the URL builder, the Retry-After parser and the JSON
+# decoder, once per string scanner (tools/fuzz.sh; FUZZ_SECONDS per target, default 60;
+# FUZZ_TARGETS to pick some). Needs clang and its runtimes.
 fuzz: deps
 	@sh tools/deps.sh clang libclang-rt-14-dev
 	@sh tools/fuzz.sh
