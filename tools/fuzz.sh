@@ -24,8 +24,9 @@ for t in $TARGETS; do
   mkdir -p build/fuzz/corpus_$t
   scanner=$(grep -a -o 'cohort-json-scanner=[a-z0-9]*' build/fuzz/fuzz_$t | head -n 1)
   echo "== fuzz_$t for ${SECONDS_EACH}s${defs:+ ($scanner)}"
+  # -artifact_prefix: a crashing input is kept in build/fuzz/, not in the current directory
   if build/fuzz/fuzz_$t -max_total_time="$SECONDS_EACH" -print_final_stats=1 -max_len=4096 \
-      build/fuzz/corpus_$t spec/fuzz/$src > build/fuzz/$t.log 2>&1; then
+      -artifact_prefix=build/fuzz/$t- build/fuzz/corpus_$t spec/fuzz/$src > build/fuzz/$t.log 2>&1; then
     grep -E "stat::number_of_executed_units|stat::new_units_added|stat::peak_rss_mb" build/fuzz/$t.log | sed "s/^/  /"
     echo "  findings: none"
   else
