@@ -19,8 +19,8 @@ HTTP (libcurl); a Lua layer gives objects with methods; a local sandbox emulates
 }
 -- lua-cjson at run time: core.encode is a private lua-cjson instance (cjson.new()), and the
 -- workbench, the prompt and the sandbox application use cjson.null and cjson. Debian's
--- lua-cjson package is invisible to LuaRocks; say once that it provides the rock (README.md,
--- "Installing with LuaRocks") or LuaRocks fetches and builds lua-cjson from luarocks.org.
+-- lua-cjson package is invisible to LuaRocks; say once that it provides the rock (README.md)
+-- or LuaRocks fetches and builds lua-cjson from luarocks.org.
 dependencies = {
   "lua >= 5.1",
   "lua-cjson >= 2.1.0",
