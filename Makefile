@@ -31,8 +31,9 @@ BLACKHOLE = $(BUILD)/blackhole
 
 DEBIAN_PACKAGES = lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
                   libmicrohttpd-dev pkg-config libssl-dev
-# Debian's luarocks: spec/packaging_spec.lua builds and installs the rockspec with it.
-DEBIAN_PACKAGES += luarocks
+# Debian's luarocks: spec/packaging_spec.lua builds and installs the rockspec with it; the
+# rockspec declares the store's SQLite (libsqlite3-dev), so LuaRocks checks for its header.
+DEBIAN_PACKAGES += luarocks libsqlite3-dev
 
 .PHONY: all build deps test demo env install uninstall clean check bench docs fuzz
 
