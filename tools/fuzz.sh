@@ -22,8 +22,9 @@ for t in $TARGETS; do
   esac
   $CC $FLAGS $defs -o build/fuzz/fuzz_$t spec/fuzz/fuzz_$src.c $CORE $LIBS || exit 1
   mkdir -p build/fuzz/corpus_$t
-  scanner=$(grep -a -o 'cohort-json-scanner=[a-z0-9]*' build/fuzz/fuzz_$t | head -n 1)
-  echo "== fuzz_$t for ${SECONDS_EACH}s${defs:+ ($scanner)}"
+  label=""
+  case $t in json*) label=" ($(grep -a -o 'cohort-json-scanner=[a-z0-9]*' build/fuzz/fuzz_$t | head -n 1))" ;; esac
+  echo "== fuzz_$t for ${SECONDS_EACH}s$label"
   # -artifact_prefix: a crashing input is kept in build/fuzz/, not in the current directory
   if build/fuzz/fuzz_$t -max_total_time="$SECONDS_EACH" -print_final_stats=1 -max_len=4096 \
       -artifact_prefix=build/fuzz/$t- build/fuzz/corpus_$t spec/fuzz/$src > build/fuzz/$t.log 2>&1; then
