@@ -31,15 +31,16 @@ BLACKHOLE = $(BUILD)/blackhole
 
 DEBIAN_PACKAGES = lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
                   libmicrohttpd-dev pkg-config libssl-dev
-# Debian's luarocks: spec/packaging_spec.lua builds and installs the rockspec with it; the
-# rockspec declares the store's SQLite (libsqlite3-dev), so LuaRocks checks for its header.
-DEBIAN_PACKAGES += luarocks libsqlite3-dev
 
 .PHONY: all build deps test demo env install uninstall clean check bench docs fuzz
 
 all: build
 
 build: $(CORE_SO) $(SANDBOX) $(BLACKHOLE)
+
+# Debian's luarocks: spec/packaging_spec.lua builds and installs the rockspec with it; the
+# rockspec declares the store's SQLite (libsqlite3-dev), so LuaRocks checks for its header.
+DEBIAN_PACKAGES += luarocks libsqlite3-dev
 
 # Installs only what is missing; quiet and quick when everything is there.
 deps:
@@ -165,9 +166,8 @@ check: deps build
 	@sh tools/deps.sh valgrind
 	@sh tools/check.sh
 
-# libFuzzer targets for the error decoder, the URL builder, the Retry-After parser and the JSON
-# decoder, once per string scanner (tools/fuzz.sh; FUZZ_SECONDS per target, default 60;
-# FUZZ_TARGETS to pick some). Needs clang and its runtimes.
+# libFuzzer targets for the error decoder, the URL builder and the Retry-After parser
+# (tools/fuzz.sh; FUZZ_SECONDS per target, default 60). Needs clang and its runtimes.
 fuzz: deps
 	@sh tools/deps.sh clang libclang-rt-14-dev
 	@sh tools/fuzz.sh
