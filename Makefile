@@ -40,6 +40,10 @@ all: build
 
 build: $(CORE_SO) $(SANDBOX) $(BLACKHOLE) $(HOSTILE)
 
+# Debian's luarocks: spec/packaging_spec.lua builds and installs the rockspec with it; the
+# rockspec declares the store's SQLite (libsqlite3-dev), so LuaRocks checks for its header.
+DEBIAN_PACKAGES += luarocks libsqlite3-dev
+
 # Installs only what is missing; quiet and quick when everything is there.
 deps:
 	@sh tools/deps.sh $(DEBIAN_PACKAGES)
@@ -51,6 +55,11 @@ $(CORE_SO): $(CORE_SRC) $(CORE_HDR)
 $(SANDBOX): csrc/sandbox.c $(CORE_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(SANDBOX_CFLAGS) -o $@ csrc/sandbox.c $(SANDBOX_LIBS)
+
+# The sandbox application is Lua 5.4 code: its program is built against Lua 5.4 whatever Lua the
+# core is built for (a LuaRocks build for 5.1 or 5.3 passes that one's LUA_INCDIR).
+$(SANDBOX): LUA_CFLAGS = $(shell $(PKG_CONFIG) --cflags lua5.4 2>/dev/null)
+$(SANDBOX): PKG_LUA = lua5.4
 
 $(BLACKHOLE): spec/support/blackhole.c
 	@mkdir -p $(@D)
@@ -102,9 +111,10 @@ clean:
 bench: deps build
 	@$(RUN_ENV) LUA=$(LUA) sh bench/run.sh
 
-# API reference from the LDoc comments (Debian's lua-ldoc): docs/api/index.html
+# API reference from the LDoc comments (Debian's lua-ldoc; lua-markdown and lua5.1 to run it with
+# its markdown formatter): docs/api/index.html. Fails on any LDoc warning (tools/docs.sh).
 docs: build
-	@sh tools/deps.sh lua-ldoc
+	@sh tools/deps.sh lua-ldoc lua-markdown lua5.1
 	@$(RUN_ENV) sh tools/docs.sh
 
 # ---------------------------------------------------------------------------------------------

@@ -49,10 +49,24 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#if defined(__SSE2__)
+/* Three scanners for json_scan: SSE2, 8 bytes at a time (SWAR), byte by byte. The fastest the
+ * target has is used; COHORT_JSON_NO_SSE2 and COHORT_JSON_NO_SWAR force a slower one, so that
+ * `make check` can build and test each (tools/check.sh), and the name of the one built is kept
+ * in the binary for it to verify. */
+#if defined(__SSE2__) && !defined(COHORT_JSON_NO_SSE2)
+#  define JSON_SCAN_SSE2 1
+#  define JSON_SCAN_NAME "sse2"
 #  include <emmintrin.h>
+#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && \
+      !defined(COHORT_JSON_NO_SWAR)
+#  define JSON_SCAN_SWAR 1
+#  define JSON_SCAN_NAME "swar"
+#else
+#  define JSON_SCAN_NAME "bytes"
 #endif
 #include "core.h"
+
+__attribute__((used)) static const char json_scan_name[] = "cohort-json-scanner=" JSON_SCAN_NAME;
 
 #define JSON_MAX_DEPTH 1000
 #define JSON_STACK_NEED 32 /* free Lua stack slots wanted before each element */
@@ -137,7 +151,7 @@ static int json_hex4(const char *q)
  * bytes above it), and the rest one by one. */
 static const char *json_scan(const char *q, const char *end)
 {
-#if defined(__SSE2__)
+#if defined(JSON_SCAN_SSE2)
     const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
                   ctl = _mm_set1_epi8(0x1F);
     while (end - q >= 16) {
@@ -148,7 +162,7 @@ static const char *json_scan(const char *q, const char *end)
         if (m) return q + __builtin_ctz((unsigned)m);
         q += 16;
     }
-#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#elif defined(JSON_SCAN_SWAR)
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     while (end - q >= 8) {
         uint64_t w, x1, x2, t;

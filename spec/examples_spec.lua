@@ -52,6 +52,25 @@ describe("examples", function()
     assert.truthy(out:find("BonusBatch", 1, true))
   end)
 
+  it("export_submissions.lua without OUT.csv writes into the temporary directory, not the current one", function()
+    local reserved = os.tmpname()
+    os.remove(reserved)
+    local tmpdir = reserved:match("^(.*)/")
+    local out, code = run("examples/export_submissions.lua")
+    assert.are.equal(0, code, out)
+    local path = out:match("Wrote 45 submissions of study 60aca280709ee40ec37d4885 to (%S+)")
+    assert.truthy(path, out)
+    assert.are.equal(tmpdir, path:match("^(.*)/"), path)
+    local f = assert(io.open(path, "rb"))
+    local header = f:read("*l")
+    f:close()
+    os.remove(path)
+    assert.truthy(header:find("^id,study_id,participant,"), header)
+    for name in io.popen("ls"):lines() do
+      assert.is_nil(name:find("^submissions%-"), name .. " written into the current directory")
+    end
+  end)
+
   it("every example in examples/ is run by a spec", function()
     local listed = {}
     for line in io.lines("spec/examples_spec.lua") do

@@ -1,14 +1,18 @@
 #!/bin/sh
 # Generate the HTML API reference from the LDoc comments of lua/cohort into docs/api/
 # (configuration: config.ld at the repository root). Called by `make docs`, which installs
-# Debian's lua-ldoc first. Exits non-zero if LDoc fails or docs/api/index.html is missing.
+# Debian's lua-ldoc, lua-markdown and lua5.1 first. Fails if LDoc fails, if docs/api/index.html
+# is missing, or if LDoc prints anything but its two progress lines: every warning (an
+# undocumented or misnamed argument, a file with no items, a markdown formatter not found)
+# fails the target, so the reference cannot rot.
 #
-# Debian's /usr/bin/ldoc declares Lua 5.1/5.2 only (through lua-any); when neither is installed
-# it is run with Lua 5.4 instead (LDoc 1.4.6 works with 5.4, with penlight's 5.4 modules), so no
-# second Lua is needed. The full LDoc output goes to build/ldoc.log; VERBOSE=1 shows it all.
+# Debian's /usr/bin/ldoc declares Lua 5.1/5.2 only (through lua-any), and Debian's lua-markdown
+# (the formatter config.ld's `format = "markdown"` asks for) is a Lua 5.1 module, so LDoc runs
+# under lua5.1 when it is installed. Without it, LDoc 1.4.6 runs under Lua 5.4 (with penlight's
+# 5.4 modules), but markdown.lua cannot load there and LDoc falls back to plain text: that
+# line counts as a warning. The full LDoc output goes to build/ldoc.log; VERBOSE=1 shows it.
 set -u
 cd "$(dirname "$0")/.." || exit 1
-LUA=${LUA:-lua5.4}
 LOG=build/ldoc.log
 mkdir -p build
 rm -rf docs/api
@@ -19,9 +23,10 @@ if [ -z "$ldoc_bin" ]; then
   exit 1
 fi
 
-if ldoc -h >/dev/null 2>&1; then
-  run_ldoc() { ldoc "$@"; }
+if command -v lua5.1 >/dev/null 2>&1; then
+  run_ldoc() { lua5.1 "$ldoc_bin" "$@"; }
 else
+  LUA=${LUA:-lua5.4}
   # find the directory holding LDoc's modules (ldoc/*.lua) for the Lua we run it with
   moddir=""
   for d in /usr/local/share/lua/5.4 /usr/share/lua/5.4 /usr/share/lua/5.1 /usr/share/lua/5.2 \
@@ -38,7 +43,9 @@ else
   }
 fi
 
-run_ldoc -c config.ld . >"$LOG" 2>&1
+# The Lua environment of the build (LUA_PATH/LUA_CPATH from make's RUN_ENV) is for cohort, not
+# for LDoc: a 5.4 path would hide the 5.1 modules LDoc needs.
+(unset LUA_PATH LUA_CPATH LUA_PATH_5_4 LUA_CPATH_5_4; run_ldoc -c config.ld .) >"$LOG" 2>&1
 status=$?
 if [ "${VERBOSE:-0}" = 1 ]; then cat "$LOG" >&2; fi
 if [ $status -ne 0 ] || [ ! -f docs/api/index.html ]; then
@@ -46,4 +53,10 @@ if [ $status -ne 0 ] || [ ! -f docs/api/index.html ]; then
   tail -n 5 "$LOG" >&2
   exit 1
 fi
-echo "API reference: docs/api/index.html ($(grep -c 'formal argument\|warning' "$LOG" || true) LDoc warnings in $LOG)"
+warnings=$(grep -v -e '^reading configuration from ' -e '^output written to ' -e '^[[:space:]]*$' "$LOG")
+if [ -n "$warnings" ]; then
+  echo "docs.sh: LDoc printed $(printf '%s\n' "$warnings" | wc -l) warning(s) (all of it in $LOG):" >&2
+  printf '%s\n' "$warnings" | sed "s#$(pwd)/##" >&2
+  exit 1
+fi
+echo "API reference: docs/api/index.html (0 LDoc warnings)"

@@ -139,6 +139,7 @@ end
 --- Run one operation for many argument lists, `concurrency` at a time: every request is built
 -- (and so checked) before the first is sent, so a misuse raises with nothing sent; then the
 -- calls go out through `client:map`, results in input order with per-item errors.
+-- @tparam table client the client whose `map` runs the calls
 -- @tparam table row the operation row
 -- @tparam string label the bulk method's name for misuse errors
 -- @tparam table packs an array of argument lists (`{id, body}` …)

@@ -89,6 +89,7 @@ M.resource_methods = {}
 
 --- Set up bonus payments for participants (or submissions) of a study. Nothing is paid until
 -- `batch:pay()`.
+-- @function p.bonuses:setup
 -- @tparam table args `study` (study id or Study), `bonuses`: an array (at most 200) of
 --   `{id, amount}` or `{participant = id | submission = id, amount = x}`, amounts in MAJOR units
 --   (finite, greater than 0, at most 2 decimals)
@@ -166,6 +167,7 @@ end
 -- an interrupted payment to them is counted as made, never doubled); the rest are paid.
 -- Every row is checked before anything is sent; a journal held by another run, damaged or
 -- foreign raises its `cohort.Error` (kind `"io"`) before anything is sent.
+-- @function p.bonuses:pay_all
 -- @tparam table args `study` (id or Study), `bonuses` (rows as for `setup`, any number),
 --   `journal` (optional: a store file path, or true for the study's `cohort-<study id>.sqlite`), `batch_size` (at most 200, the default), `progress`
 --   (a bar on stderr when it is a terminal; false: none)

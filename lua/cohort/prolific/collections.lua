@@ -92,6 +92,7 @@ function M.methods.publish(client, c)
 end
 
 --- Schedule the publication (SCHEDULE_PUBLISH).
+-- @function StudyCollection:schedule
 -- @tparam[opt] table opts `at`: date-time and time zone, e.g.
 --   `"2050-02-28T13:45:00 Europe/London"`; without it the collection's own `publish_at` is used
 -- @treturn[1] StudyCollection

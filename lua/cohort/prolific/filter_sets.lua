@@ -77,6 +77,7 @@ M.resource_methods = {}
 M.methods = {}
 
 --- Update the name or the filters (refused by the server while the set is locked).
+-- @function FilterSet:update
 -- @tparam table fields `name`, `filters`
 -- @treturn[1] FilterSet the new version
 -- @return[2] nil

@@ -99,6 +99,7 @@ M.operations = {
 M.resource_methods = {}
 
 --- How many participants pass every filter (0 means fewer than 25).
+-- @function p.filters:eligible_count
 -- @tparam table args `filters` (array, see the module doc), `workspace_id`, `organisation_id`
 -- @treturn[1] integer the count
 -- @treturn[1] table the server's answer as sent (`{count = n}`)

@@ -100,6 +100,7 @@ local function membership(res, op, label, id, ids)
 end
 
 --- Add participants to a group (those already in it are ignored).
+-- @function p.groups:add_participants
 -- @tparam string id the group's id
 -- @tparam table ids an array of participant ids (or `{participant_ids = {...}}`)
 -- @treturn[1] table the members now in the group (`{participant_id, datetime_created}` each)
@@ -111,6 +112,7 @@ function M.resource_methods.add_participants(res, id, ids)
 end
 
 --- Remove participants from a group (those not in it are ignored).
+-- @function p.groups:remove_participants
 -- @tparam string id the group's id
 -- @tparam table ids an array of participant ids (or `{participant_ids = {...}}`)
 -- @treturn[1] table the members still in the group

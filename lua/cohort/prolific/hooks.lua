@@ -117,6 +117,7 @@ M.resource_methods = {}
 
 --- Create a subscription (first step only): it stays unconfirmed and disabled until the
 -- secret is posted back with `p.hooks:confirm(id, {secret = secret})`.
+-- @function p.hooks:create_subscription
 -- @tparam table args `workspace_id`, `event_type` (e.g. `"submission.status.change"`),
 --   `target_url` (http(s) URL)
 -- @treturn[1] Subscription the unconfirmed subscription
@@ -134,6 +135,7 @@ end
 
 --- Subscribe to an event type: create the subscription and confirm it with the
 -- `X-Hook-Secret` the server answered, so the subscription returned is confirmed and enabled.
+-- @function p.hooks:subscribe
 -- @tparam table args `workspace_id`, `event_type` (e.g. `"submission.status.change"`),
 --   `target_url` (http(s) URL)
 -- @treturn[1] Subscription the confirmed subscription
@@ -160,6 +162,7 @@ end
 M.methods = {}
 
 --- Update the subscription; `event_type` and `target_url` default to the object's own.
+-- @function Subscription:update
 -- @tparam table fields `event_type`, `target_url`, `is_enabled`
 -- @treturn[1] Subscription
 -- @return[2] nil
@@ -187,6 +190,7 @@ end
 
 --- Every event of the subscription, lazily across pages (an iterator that raises the
 -- `cohort.Error` on failure).
+-- @function Subscription:events
 -- @tparam[opt] table filters `status`, `resource_id`, `limit`
 function M.methods.events(client, sub, filters)
   return client.hooks:each_events(sub.id, filters)

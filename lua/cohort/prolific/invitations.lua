@@ -40,6 +40,7 @@ M.operations = {
 M.resource_methods = {}
 
 --- Invite people (by e-mail) to a workspace or project.
+-- @function p.invitations:create
 -- @tparam table args `association` (workspace or project id), `emails` (array), `role`
 --   (`"WORKSPACE_ADMIN"`, `"WORKSPACE_COLLABORATOR"` or `"PROJECT_EDITOR"`)
 -- @treturn[1] table the server's answer, `{invitations = {Invitation...}}`

@@ -35,6 +35,7 @@ M.operations = {
 M.methods = {}
 
 --- Update the project (`title`, `description`, `naivety_distribution_rate`).
+-- @function Project:update
 -- @tparam table fields
 -- @treturn[1] Project
 -- @return[2] nil
@@ -66,6 +67,7 @@ function M.methods.all_studies(client, project, query)
 end
 
 --- Create a draft study in this project (see `p.studies:create`; `reward` in minor units).
+-- @function Project:create_study
 -- @tparam table fields
 -- @treturn[1] Study
 -- @return[2] nil

@@ -331,6 +331,7 @@ M.resource_methods = {}
 
 --- Export a study's submissions: the CSV text Prolific answers (`p.studies:export(id)`), or
 -- with `{method = "EMAIL"}` the status table of an export sent by e-mail.
+-- @function p.studies:export
 -- @tparam string id the study id
 -- @tparam[opt] table opts `method` (`"EMAIL"`)
 -- @treturn[1] string|table the CSV text, or `{status = ...}` for EMAIL
@@ -367,6 +368,7 @@ function M.methods.publish(client, study)
 end
 
 --- Schedule the publication (UNPUBLISHED → SCHEDULED).
+-- @function Study:schedule
 -- @tparam table args `at`: when, as an ISO 8601 date-time string or a Unix time in seconds (UTC)
 -- @treturn[1] Study the updated study (with `publish_at`)
 -- @return[2] nil
@@ -421,6 +423,7 @@ end
 
 --- Update fields (any on a draft; only `internal_name` and a larger `total_available_places`
 -- once published). `reward` is in minor units.
+-- @function Study:update
 -- @tparam table fields
 -- @treturn[1] Study the updated study
 -- @return[2] nil
@@ -438,6 +441,7 @@ function M.methods.delete(client, study)
 end
 
 --- Duplicate the study as a new draft.
+-- @function Study:clone
 -- @tparam[opt] table opts `block_previous_participants` (default true on Prolific)
 -- @treturn[1] Study the copy
 -- @return[2] nil
@@ -448,6 +452,7 @@ end
 
 --- The study's cost: `{rewards = {rewards, fees, tax, ...}, bonuses = {...}}`, each an
 -- `{amount, currency}` in minor units.
+-- @function Study:cost
 -- @tparam[opt] table opts `is_projected` (boolean: the cost of every place, not of what was paid)
 -- @treturn[1] table
 -- @return[2] nil
@@ -457,6 +462,7 @@ function M.methods.cost(client, study, opts)
 end
 
 --- The study's submissions as CSV text (see `p.studies:export`).
+-- @function Study:export
 -- @tparam[opt] table opts `method` (`"EMAIL"`)
 -- @treturn[1] string|table
 -- @return[2] nil
@@ -466,6 +472,7 @@ function M.methods.export(client, study, opts)
 end
 
 --- Make a test run of the study for one participant or a participant group.
+-- @function Study:test
 -- @tparam table args `target_participant_id` or `target_participant_group_id`
 -- @treturn[1] table `{study_id, study_url}`
 -- @return[2] nil
@@ -493,6 +500,7 @@ function M.methods.access_details_progress(client, study)
 end
 
 --- One page of the study's submissions (`status` filter as in `p.submissions:list`).
+-- @function Study:submissions
 -- @tparam[opt] table query `status`, `page`, `page_size`
 -- @treturn[1] Page of Submission
 -- @return[2] nil
@@ -502,6 +510,7 @@ function M.methods.submissions(client, study, query)
 end
 
 --- Iterate over every submission of the study (all pages); raises the error object on failure.
+-- @function Study:each_submission
 -- @tparam[opt] table query `status`, `page_size`
 -- @treturn function iterator of Submission
 function M.methods.each_submission(client, study, query)
@@ -509,6 +518,7 @@ function M.methods.each_submission(client, study, query)
 end
 
 --- Every submission of the study in one array.
+-- @function Study:all_submissions
 -- @tparam[opt] table query `status`, `page_size`
 -- @treturn[1] {Submission,...}
 -- @return[2] nil

@@ -169,6 +169,7 @@ M.resource_methods = {}
 --     p.submissions:bulk_approve{ study = study.id, ids = subs }          -- Submission objects too
 --     p.submissions:bulk_approve{ study = study.id, participants = { pid1, pid2 } }
 --
+-- @function p.submissions:bulk_approve
 -- @tparam table args `ids` (submission ids or Submission objects; with `study` they must belong
 --   to it) or `participants` (participant ids, needs `study`)
 -- @treturn[1] string the server's acknowledgement
@@ -220,6 +221,7 @@ end
 --
 --     p.submissions:screen_out{ study = id, ids = {...}, bonus_per_submission = 0.5 }
 --
+-- @function p.submissions:screen_out
 -- @tparam table args `study`, `ids`, `bonus_per_submission` | `reward_per_hour`, `increase_places`
 -- @treturn[1] table `{message, payment_per_participant = {amount (minor units), currency}}`
 -- @return[2] nil
@@ -247,6 +249,7 @@ function M.resource_methods.screen_out(res, study, args)
 end
 
 --- The minimum and recommended screen-out payments for some submissions.
+-- @function p.submissions:screen_out_payment
 -- @tparam table args `study`, `ids`
 -- @treturn[1] table `{minimum_reward = {amount, currency}, recommended_reward = {...},
 --   average_submission_time_minutes}` (amounts in minor units in the sandbox)
@@ -296,6 +299,7 @@ end
 --- Poll the submission until it reaches `status`.
 -- Gives up early when the submission reaches a final status (RETURNED, APPROVED, ...) that is
 -- not the one awaited.
+-- @function Submission:wait_for
 -- @tparam string status e.g. `"AWAITING REVIEW"` (or `"AWAITING_REVIEW"`)
 -- @tparam[opt] table opts `timeout` (seconds, default 60), `interval` (seconds between polls,
 --   default 1)
@@ -354,6 +358,7 @@ function M.methods.approve(client, sub)
 end
 
 --- Reject the submission.
+-- @function Submission:reject
 -- @tparam table args `message` (at least 100 characters) and `category` (a rejection category,
 --   e.g. `"LOW_EFFORT"`; `rejection_category` is accepted too)
 function M.methods.reject(client, sub, args)
@@ -372,6 +377,7 @@ function M.methods.complete(client, sub, args)
 end
 
 --- Ask the participant to return the submission.
+-- @function Submission:request_return
 -- @tparam table reasons an array of reason strings, e.g. `{"Withdrew consent."}`
 function M.methods.request_return(client, sub, reasons)
   return client.submissions:request_return(sub.id, { request_return_reasons = reasons })
@@ -392,6 +398,7 @@ end
 --
 --     local subs, errors = p.submissions:get_many(ids, { concurrency = 16 })
 --
+-- @function p.submissions:get_many
 -- @tparam table ids submission ids (or Submission objects); all are checked before sending
 -- @tparam[opt] table opts `concurrency` (default 8, at most 64), `progress`
 -- @treturn table Submissions in input order (`n` = count; nil where one failed)
@@ -413,6 +420,7 @@ end
 --
 -- With `journal`, a re-run skips batches whose approval is recorded and, for a batch sent but
 -- not answered, sends only the submissions that are not APPROVED yet.
+-- @function p.submissions:approve_all
 -- @tparam table args `ids` (submission ids or Submission objects), `study` (optional),
 --   `journal` (optional: a store file path, or true with `study`: the study's
 --   `cohort-<study id>.sqlite`), `batch_size` (at most 1000, the default), `progress`
@@ -489,6 +497,7 @@ end
 --
 -- Every item is checked before anything is sent. With `journal`, a re-run skips recorded
 -- rejections and does not send again one whose submission is already REJECTED.
+-- @function p.submissions:reject_all
 -- @tparam table args `items` (`{id =, message =, category =}`), `journal` (optional: a store
 --   file path),
 --   `progress`

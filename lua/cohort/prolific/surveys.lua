@@ -284,6 +284,7 @@ end
 --
 --     local saved, errors = p.surveys:add_responses(survey_id, bodies, { concurrency = 8 })
 --
+-- @function p.surveys:add_responses
 -- @tparam string survey_id
 -- @tparam table responses an array of response bodies as for `add_response`
 --   (`participant_id`, `submission_id`, `sections` or `questions`)
@@ -304,6 +305,7 @@ M.methods = {}
 --- Every response of the survey, lazily, across pages (an iterator; it raises the
 -- `cohort.Error` on failure, since nil ends a loop). Use `p.surveys:all_responses(id)` for an
 -- array, `p.surveys:responses(id)` for one page.
+-- @function Survey:responses
 -- @tparam[opt] table opts `limit` (page size)
 -- @treturn function iterator of SurveyResponse
 function M.methods.responses(client, survey, opts)
@@ -320,6 +322,7 @@ function M.methods.summary(client, survey)
 end
 
 --- Add a response to the survey.
+-- @function Survey:add_response
 -- @tparam table args `participant_id`, `submission_id`, and either `answers` (question title or
 --   id → answer value, or an array of values for a multiple-answer question; the ids are filled
 --   in from the survey) or the raw `sections`/`questions` of Prolific's response schema
@@ -346,6 +349,7 @@ function M.methods.add_response(client, survey, args)
 end
 
 --- Fetch one response of the survey.
+-- @function Survey:response
 -- @tparam string response_id
 -- @treturn[1] SurveyResponse
 -- @return[2] nil

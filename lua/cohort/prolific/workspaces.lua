@@ -56,6 +56,7 @@ M.operations = {
 M.methods = {}
 
 --- Update the workspace (`title`, `description`, `naivety_distribution_rate`).
+-- @function Workspace:update
 -- @tparam table fields
 -- @treturn[1] Workspace
 -- @return[2] nil
@@ -96,6 +97,7 @@ function M.methods.all_projects(client, ws, query)
 end
 
 --- Create a project in the workspace.
+-- @function Workspace:create_project
 -- @tparam table fields `title` (required), `description`, `naivety_distribution_rate`
 -- @treturn[1] Project
 -- @return[2] nil

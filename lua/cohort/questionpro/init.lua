@@ -243,6 +243,7 @@ local create_many
 --
 --     local saved, errors = q.responses:create_many(7654321, trials, { concurrency = 8 })
 --
+-- @function q.responses:create_many
 -- @tparam integer|string survey_id
 -- @tparam table list an array of response bodies, as for `create`
 -- @tparam[opt] table opts `concurrency`, `progress`

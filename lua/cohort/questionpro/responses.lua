@@ -238,6 +238,7 @@ end
 M.methods = {}
 
 --- The answer to one question.
+-- @function Response:answer
 -- @param q a question id (integer or digit string), a question code (`"Q1"`, `"Q2_4"`;
 --   case-insensitive), or a Question object
 -- @treturn[1] string|nil label: the choice's `answerText` (`"Always"`, `"EMAIL"`)
@@ -254,6 +255,7 @@ function M.methods.answer(_, resp, q)
 end
 
 --- Every answer value to one question (several for a multiple-select question).
+-- @function Response:answers
 -- @param q as for `answer`
 -- @treturn table array of `{ answer_id, label, code, text, other, weight }` (empty when the
 --   question was not answered)

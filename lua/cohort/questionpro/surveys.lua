@@ -17,6 +17,7 @@ M.methods = {}
 local function sid(survey) return rawget(survey, "surveyID") or rawget(survey, "id") end
 
 --- One page of the survey's responses.
+-- @function Survey:responses
 -- @tparam[opt] table args `page`, `per_page` (1..1000; the server's default is 100)
 -- @treturn[1] Page of Response (`.count` the total, `.next` true when more pages follow)
 -- @return[2] nil
@@ -27,6 +28,7 @@ end
 
 --- Iterate over every response of the survey, page after page (raises the error object on
 -- failure, since nil ends a loop).
+-- @function Survey:each_response
 -- @tparam[opt] table args `per_page`
 -- @treturn function iterator of Response
 function M.methods.each_response(client, survey, args)
@@ -34,6 +36,7 @@ function M.methods.each_response(client, survey, args)
 end
 
 --- Every response of the survey in one array.
+-- @function Survey:all_responses
 -- @tparam[opt] table args `per_page`
 -- @treturn[1] table array of Response
 -- @return[2] nil
@@ -43,6 +46,7 @@ function M.methods.all_responses(client, survey, args)
 end
 
 --- Every response matching a filter (see `q.responses:filter`), all pages.
+-- @function Survey:filter
 -- @tparam table args `start_date`, `end_date`, `time_zone`, `custom1`..`custom5`,
 --   `result_mode`, `per_page`
 -- @treturn[1] table array of Response
@@ -53,6 +57,7 @@ function M.methods.filter(client, survey, args)
 end
 
 --- One response of the survey.
+-- @function Survey:response
 -- @tparam integer|string response_id
 -- @treturn[1] Response
 -- @return[2] nil
@@ -62,6 +67,7 @@ function M.methods.response(client, survey, response_id)
 end
 
 --- Add a response to the survey (see `q.responses:create`).
+-- @function Survey:add_response
 -- @tparam table body at least `responseSet`; or a full response object
 -- @treturn[1] Response the stored response, as the server answers it
 -- @return[2] nil
@@ -98,6 +104,7 @@ end
 M.question_methods = {}
 
 --- The choice of this question with the given answer id, code (`scale`) or text.
+-- @function Question:choice
 -- @param which an answer id (integer), a code (number) or a choice text (string)
 -- @treturn table|nil the choice (`answerID`, `text`, `scale`)
 function M.question_methods.choice(_, question, which)

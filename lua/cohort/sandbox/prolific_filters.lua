@@ -139,7 +139,7 @@ local function date_num(s)
   return tonumber(y) * 372 + tonumber(m) * 31 + tonumber(d)
 end
 
---- The eligible count of normalised filters (0 under 25).
+-- The eligible count of normalised filters (0 under 25).
 function M.count(state, filters)
   local known = by_id(state)
   local n = M.POOL

@@ -67,7 +67,7 @@ local function check_url(v)
   return type(v) == "string" and v:match("^https?://[^/%s]+") ~= nil
 end
 
---- Append an event to the log of every enabled subscription for `event_type`.
+-- Append an event to the log of every enabled subscription for `event_type`.
 -- Returns how many subscriptions recorded it.
 -- The delivery Prolific would POST to the target URL for an event, signed as Prolific signs it:
 -- X-Prolific-Request-Signature = base64(HMAC-SHA256(workspace hook secret, timestamp .. body)),

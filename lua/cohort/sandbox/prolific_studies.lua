@@ -662,7 +662,7 @@ end
 local SIM_KEYS = { participants = true, returns = true, timeouts = true, failed_checks = true,
   duration_ms = true, seed = true }
 
---- POST /__sandbox/studies/{id}/simulate {participants, returns, timeouts, failed_checks,
+-- POST /__sandbox/studies/{id}/simulate {participants, returns, timeouts, failed_checks,
 -- duration_ms, seed}: N participants take the (ACTIVE) study. Each submission is RESERVED, then
 -- ACTIVE, then AWAITING REVIEW — or RETURNED / TIMED-OUT at the given rates — all within
 -- duration_ms (default 1000) from now; statuses are computed from the clock when read. Each gets
