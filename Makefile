@@ -28,6 +28,7 @@ CORE_HDR = $(wildcard csrc/*.h)
 CORE_SO  = $(BUILD)/cohort/core.so
 SANDBOX  = $(BUILD)/cohort-sandbox
 BLACKHOLE = $(BUILD)/blackhole
+RECEIVER  = $(BUILD)/receiver
 
 DEBIAN_PACKAGES = lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
                   libmicrohttpd-dev pkg-config libssl-dev libsqlite3-dev sqlite3 \
@@ -37,7 +38,7 @@ DEBIAN_PACKAGES = lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted
 
 all: build
 
-build: $(CORE_SO) $(SANDBOX) $(BLACKHOLE)
+build: $(CORE_SO) $(SANDBOX) $(BLACKHOLE) $(RECEIVER)
 
 # Installs only what is missing; quiet and quick when everything is there.
 deps:
@@ -52,6 +53,11 @@ $(SANDBOX): csrc/sandbox.c $(CORE_HDR)
 	$(CC) $(ALL_CFLAGS) $(SANDBOX_CFLAGS) -o $@ csrc/sandbox.c $(SANDBOX_LIBS)
 
 $(BLACKHOLE): spec/support/blackhole.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
+# a webhook receiver that records each request and answers as its path says (delivery specs)
+$(RECEIVER): spec/support/receiver.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $<
 

@@ -366,4 +366,11 @@ describe("cohort.sandbox.clock #sandbox54", function()
     assert.truthy(text:find("Submissions that are awaiting review are automatically approved after 21 days", 1, true))
     assert.are.equal(21 * 86400, clock.AUTO_APPROVE_AFTER)
   end)
+
+  it("docs/sandbox.md's example runs as written", function()
+    local docblocks = require "support.docblocks"
+    local printed, expected = docblocks.run(docblocks.block("docs/sandbox.md", "The clock"))
+    assert.are.equal(3, #expected)
+    assert.are.same(expected, printed)
+  end)
 end)
