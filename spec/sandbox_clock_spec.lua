@@ -326,6 +326,22 @@ describe("cohort.sandbox.clock #sandbox54", function()
       assert.are.equal(0, nested)
     end)
 
+    it("clear drops every pending event and keeps the time", function()
+      local fired = 0
+      for i = 1, 5 do c:at(START + i, "e" .. i, function() fired = fired + 1 end) end
+      c:cancel("e2")
+      c:advance(1.5)
+      assert.are.equal(1, fired)
+      assert.are.equal(3, c:clear())
+      assert.are.equal(START + 1.5, c:now())
+      assert.are.equal(0, c:advance(10))
+      assert.are.equal(1, fired)
+      assert.is_nil(c:next_time())
+      c:at(START + 20, "e1", function() fired = fired + 1 end)
+      assert.are.equal(1, c:advance(10))
+      assert.are.equal(2, fired)
+    end)
+
     it("re-scheduling one key many times keeps the schedule small", function()
       for i = 1, 10000 do c:at(START + i, "max_time:s1", function() end) end
       assert.are.equal(1, c:state().pending)

@@ -38,12 +38,15 @@
 --     app.clock = clock.new{ rate = clock.parse_rate(flag_value), start = clock.parse_start(v) }
 --
 -- and calls `app.clock:due()` (no argument) from `app:tick(now)` — before the delivery engine's
--- `pump()`, so a retry that falls due is sent in the same tick. The tick's real `now` is not
--- needed: the clock reads its own real-time source. Handlers read `app.clock:now()` for every
--- time they record (`clock:iso()` gives Prolific's ISO 8601 form), and schedule with the keys
--- below; `POST /__sandbox/clock/advance {"seconds": N}` calls `advance(N)` and answers what
--- ran; `GET /__sandbox/clock` answers `c:state()` and `c:pending()`. On `POST /__sandbox/reset`
--- the application makes a new clock (a stepped clock keeps its `start`).
+-- `pump()`, so a retry that falls due is sent in the same tick — and at the top of
+-- `app:handle(req)`, so no request sees a state the clock has already passed (a submission
+-- past its time not yet TIMED-OUT because the tick has not come round). The tick's real `now`
+-- is not needed: the clock reads its own real-time source. Handlers read `app.clock:now()` for
+-- every time they record (`clock:iso()` gives Prolific's ISO 8601 form), and schedule with the
+-- keys below; `POST /__sandbox/clock/advance {"seconds": N}` calls `advance(N)` and answers
+-- what ran; `GET /__sandbox/clock` answers `c:state()` and `c:pending()`. `POST
+-- /__sandbox/reset` calls `c:clear()`: the pending events go with the state they belonged
+-- to, and the time stays where it is (it never goes backwards).
 --
 -- Keys the wiring uses (one pending event per key; `clock.key(kind, id)` builds them):
 --
@@ -298,6 +301,16 @@ function Clock:when(key)
   check_key(key, "when()")
   local e = self.pending_by_key[key]
   return e and e.t or nil
+end
+
+--- Drop every pending event (the state they belonged to is gone: `POST /__sandbox/reset`).
+-- The time stays where it is.
+-- @treturn integer how many were pending
+function Clock:clear()
+  local n = #self.heap - self.dead
+  for _, e in ipairs(self.heap) do e.live = false end
+  self.heap, self.pending_by_key, self.dead = {}, {}, 0
+  return n
 end
 
 --- The time of the next pending event, or nil when none is.
