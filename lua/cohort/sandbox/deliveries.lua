@@ -56,15 +56,18 @@
 -- researcher's machine can be rehearsed. TLS is verified (`ca_file` for a local CA).
 --
 -- **Wiring (the server).** The application makes one engine next to its clock:
--- `app.deliveries = deliveries.new{ clock = app.clock, core = core, seed = <--seed>,
--- secret = function(sub) <hooks/secrets value of sub.workspace_id> end, new_id = H.id }`;
--- `prolific_hooks.record_event` calls `app.deliveries:enqueue(sub, event_type, payload)` for
--- every enabled subscription of the type; `app:tick(now)` calls `app.clock:due()` then
--- `app.deliveries:pump()`. `GET /hooks/subscriptions/{id}/events/` pages `d:events(id, {status =
--- <set>, resource_id = r})`; `GET /__sandbox/hooks/deliveries` answers `d:log{...}`; deleting a
--- subscription calls `d:drop(id)`; `POST /__sandbox/reset` calls `d:close()` and makes a new
--- engine. The subscription tables given to `enqueue` are kept by reference (their `is_enabled`
--- is read before each attempt), so a new engine goes with a new state.
+-- `app.delivery = deliveries.new{ clock = app.clock, core = core, seed = <--seed>,
+-- secret = function(sub) <hooks/secrets value of sub.workspace_id> end, new_id = H.id }`
+-- (not `app.deliveries`: that name is today's array of unsent, signed deliveries, which the
+-- engine replaces; and not `sub.hook_secret`, which is the X-Hook-Secret confirmation token,
+-- not the signing secret). `prolific_hooks.record_event` calls `app.delivery:enqueue(sub,
+-- event_type, payload)` for every enabled subscription of the type; `app:tick(now)` calls
+-- `app.clock:due()` then `app.delivery:pump()`. `GET /hooks/subscriptions/{id}/events/` pages
+-- `d:events(id, {status = <set>, resource_id = r})`; `GET /__sandbox/hooks/deliveries` answers
+-- `d:log{...}`; deleting a subscription calls `d:drop(id)`; `POST /__sandbox/reset` calls
+-- `d:close()` and makes a new engine. The subscription tables given to `enqueue` are kept by
+-- reference (their `is_enabled` is read before each attempt), so a new engine goes with a new
+-- state.
 -- @module cohort.sandbox.deliveries
 local util = require "cohort.sandbox.util"
 local clockmod = require "cohort.sandbox.clock"
