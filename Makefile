@@ -29,6 +29,7 @@ CORE_SO  = $(BUILD)/cohort/core.so
 SANDBOX  = $(BUILD)/cohort-sandbox
 BLACKHOLE = $(BUILD)/blackhole
 HOSTILE  = $(BUILD)/hostile
+RECEIVER  = $(BUILD)/receiver
 
 DEBIAN_PACKAGES = lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
                   libmicrohttpd-dev pkg-config libssl-dev libsqlite3-dev sqlite3 \
@@ -38,7 +39,7 @@ DEBIAN_PACKAGES = lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted
 
 all: build
 
-build: $(CORE_SO) $(SANDBOX) $(BLACKHOLE) $(HOSTILE)
+build: $(CORE_SO) $(SANDBOX) $(BLACKHOLE) $(HOSTILE) $(RECEIVER)
 
 # Debian's luarocks: spec/packaging_spec.lua builds and installs the rockspec with it; the
 # rockspec declares the store's SQLite (libsqlite3-dev), so LuaRocks checks for its header.
@@ -69,6 +70,11 @@ $(BLACKHOLE): spec/support/blackhole.c
 $(HOSTILE): spec/support/hostile.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $< -lpthread
+
+# a webhook receiver that records each request and answers as its path says (delivery specs)
+$(RECEIVER): spec/support/receiver.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $<
 
 # eval "$(make -s env)" — use the build tree without installing.
 env:
