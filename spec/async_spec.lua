@@ -152,7 +152,7 @@ describe("non-blocking use", function()
       assert.are.equal(1, errors.count)
       env.control("DELETE", "requests")
       assert.has_error(function() p.submissions:get_many({ all[1].id, "bad id" }) end,
-        "cohort: prolific.submissions:get_many(): item 2: id must be a non-empty id string without spaces (got \"bad id\")")
+        "cohort: p.submissions:get_many(): item 2: id must be a Prolific id of 24 hexadecimal digits (got \"bad id\", a string)")
       assert.has_error(function() p.submissions:get_many(ids, { concurency = 2 }) end)
       assert.are.equal(0, #env.requests())
     end)
