@@ -56,3 +56,18 @@ for _, name in ipairs(names) do
   print(("| %s | `%s` | %s | %s |"):format(name, cls.var,
     #verbs > 0 and table.concat(verbs, ", ") or "", table.concat(other, ", ")))
 end
+
+-- Every departure from Prolific's OpenAPI file (tools/schema_overrides.lua), with its reason.
+local S = require("cohort.schema").load "prolific"
+print()
+print("### Where cohort departs from the spec")
+print()
+print("The schema follows Prolific's OpenAPI file except in these rows of the override table "
+  .. "(`tools/schema_overrides.lua`), each resolving a contradiction of the spec with itself or "
+  .. "with a live fact of the API:")
+print()
+print("| what | why |")
+print("|---|---|")
+for _, o in ipairs(S.overrides) do
+  print(("| %s | %s |"):format(o.what, (o.why:gsub("|", "\\|"))))
+end

@@ -30,6 +30,7 @@
 -- may not be yielded; a list whose server gives no count is walked to its last page once.
 -- @module cohort.paging
 local compat = require "cohort.compat"
+local core = require "cohort.core"
 local Error = require "cohort.error"
 local async = require "cohort.async"
 
@@ -123,8 +124,9 @@ function M.resolve(href, base)
   return (path:gsub("[^/]*$", "")) .. href
 end
 
--- One answer read as a list: items, count, whether more follow, and the next link (absolute).
-local function read(client, style, body, result)
+-- One answer read as a list: items, count, whether more follow, and the next link (absolute,
+-- resolved against `url`, the page's own).
+local function read(client, style, body, result, url)
   if type(body) ~= "table" or is_array(body) and #body > 0 then
     return nil, bad_list(client, result, "the answer is not a JSON object holding a list")
   end
@@ -151,7 +153,7 @@ local function read(client, style, body, result)
     local n = at(body, { "_links", "next" })
     if type(n) == "table" then n = n.href end
     if type(n) == "string" and n ~= "" then
-      href = M.resolve(n, result.url or client.base_url)
+      href = M.resolve(n, url)
       more = true
     end
   else
@@ -167,7 +169,10 @@ local function fetch(client, spec, req)
   local style = M.styles[spec.style]
   local body, result = client:send(req)
   if body == nil then return nil, result end
-  local items, count, more, href = read(client, style, body, result)
+  -- links resolve against the URL asked for (the answer's `url` is redacted for display)
+  local url = req.url or core.build_url { base = client.base_url, path = req.path, ids = req.ids,
+    query = req.query }
+  local items, count, more, href = read(client, style, body, result, url)
   if items == nil then return nil, count end
   local page = setmetatable({ class = spec.class, count = count }, Page)
   for i = 1, #items do page[i] = client:wrap(spec.class, items[i]) end
@@ -252,7 +257,7 @@ function M.iterate(client, spec, req, on_page)
   end
 
   local function key_of(r)
-    return r.url or require("cohort.core").build_url { base = client.base_url, path = r.path,
+    return r.url or core.build_url { base = client.base_url, path = r.path,
       ids = r.ids, query = r.query }
   end
 

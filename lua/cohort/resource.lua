@@ -177,6 +177,104 @@ end
 
 -- ------------------------------------------------------------------ compiling rows
 
+local RETURNS = {
+  page = "one page of %s: a Page (array, .count, .next)",
+  each = "every %s of every page, lazily (an iterator; raises the error)",
+  all = "an array of every %s of every page (or nil, err)",
+}
+
+local function returns_text(P, c, mode)
+  local what = c.class or "item"
+  if c.style then return RETURNS[mode or "page"]:format(what) end
+  if c.returns_text then return c.returns_text end
+  if c.raw then return "the text of the answer (JSON answers decoded)" end
+  if c.empty_ok then return "true (the answer has no body)" end
+  return c.class or "the decoded answer"
+end
+
+local function add_entry(P, e)
+  P.entries[#P.entries + 1] = e
+  if e.on then
+    P.classes[e.on].entries[e.name] = e
+  else
+    P.methods[e.resource] = P.methods[e.resource] or {}
+    P.methods[e.resource][e.name] = e
+  end
+  return e
+end
+
+-- The registry entries of a row: one method, or list/each/all of a paging row.
+local function entries_of_row(P, c)
+  local base = { platform = P.name, kind = "method", resource = c.resource, op = c.op_id,
+    http = c.method .. " " .. c.path, summary = c.schema_op.summary, style = c.style,
+    class = c.class, note = c.note }
+  local function entry(name, mode)
+    local e = copy(base)
+    e.name, e.mode = name, mode
+    local prefix = ("%s.%s:%s"):format(P.var, c.resource, name)
+    e.label = prefix .. "()"
+    e.call = c.call:gsub("^[^%(%{]*", prefix, 1)
+    e.short = c.short:gsub("^[^%(%{]*", prefix, 1)
+    e.dot_label = ("%s.%s.%s()"):format(P.var, c.resource, name)
+    e.returns = returns_text(P, c, mode)
+    return add_entry(P, e)
+  end
+  if c.style then
+    local each, all = "each_" .. c.name, "all_" .. c.name
+    if c.name == "list" then each, all = "each", "all" end
+    c.entries = { page = entry(c.name, "page"), each = entry(each, "each"), all = entry(all, "all") }
+  else
+    c.entries = { call = entry(c.name, "call") }
+  end
+end
+
+-- A verb of a row: the registry entry and what the object method needs.
+local function compile_verb(P, c, vname, v)
+  local on = v.on or c.class
+  local cls = P.classes[on]
+  if cls == nil then
+    error(("cohort.resource: verb %s of %s: no class %s"):format(vname, c.op_id, tostring(on)))
+  end
+  local vc = copy(v)
+  vc.row, vc.name, vc.on = c, vname, on
+  vc.mode = v.mode or (c.style and "page") or "call"
+  vc.shown = copy(c.shown)
+  for user, api in pairs(v.args or {}) do vc.shown[api] = user end
+  local prefix = cls.var .. ":" .. vname
+  vc.label = prefix .. "()"
+  vc.dot_label = cls.var .. "." .. vname .. "()"
+  local fields
+  if v.args then
+    local list = {}
+    for user in pairs(v.args) do list[#list + 1] = user end
+    table.sort(list)
+    fields = "{" .. table.concat(list, ", ") .. "}"
+  elseif v.arg then
+    fields = "{" .. (c.shown[v.arg] or v.arg) .. "…}"
+  end
+  local ids = {}
+  if v.rest then
+    local from_object = v.no_ids and 0 or cls.path_count or 1
+    for i = from_object + 1, #c.params do ids[#ids + 1] = c.params[i].name end
+    local rest_fields = c.call:match("(%b{})%)?$")
+    fields = rest_fields
+  end
+  vc.call = call_form(prefix, ids, fields)
+  vc.short = call_form(prefix, ids, fields and "{...}")
+  local via = c.entries[vc.mode == "call" and "call" or vc.mode]
+  local fixed = {}
+  for k, val in pairs(v.fixed or {}) do fixed[#fixed + 1] = ("%s = %s"):format(k, tostring(val)) end
+  table.sort(fixed)
+  cls.verbs[vname] = vc
+  vc.entry = add_entry(P, { platform = P.name, kind = "verb", on = on, var = cls.var, name = vname,
+    label = vc.label, call = vc.call, short = vc.short, dot_label = vc.dot_label, op = c.op_id,
+    http = c.method .. " " .. c.path, summary = c.schema_op.summary, style = c.style,
+    mode = vc.mode, class = c.class, returns = returns_text(P, c, vc.mode ~= "call" and vc.mode or nil),
+    via = via and via.label, fixed = #fixed > 0 and table.concat(fixed, ", ") or nil,
+    note = v.note })
+  return vc
+end
+
 --- Compile a platform's rows against its schema and fill its registry (once per platform).
 -- @tparam table def `name` (`"prolific"`), `var` (the client's conventional name, `"p"`),
 --   `schema` (a schema module's name), `families` (modules with `rows` and `classes`),
@@ -231,7 +329,11 @@ function M.platform(def)
       local fields
       if c.body then
         fields = field_list(body_fields(S, c.body.schema), c.shown)
-        if next(c.query) then fields = fields:gsub("}$", ", " .. table.concat(query_fields(c), ", ") .. "}") end
+        if next(c.query) then
+          local q = {}
+          for i, k in ipairs(query_fields(c)) do q[i] = c.shown[k] or k end
+          fields = fields:gsub("}$", ", " .. table.concat(q, ", ") .. "}")
+        end
       elseif next(c.query) then
         fields = field_list(query_fields(c), c.shown)
       end
@@ -242,113 +344,13 @@ function M.platform(def)
       names[key] = true
       ops_used[row.op] = (ops_used[row.op] or 0) + 1
       P.rows[#P.rows + 1] = c
-      M.entries_of_row(P, c)
-      for vname, v in pairs(row.verbs or {}) do
-        M.compile_verb(P, c, vname, v)
-      end
+      entries_of_row(P, c)
+      for vname, v in pairs(row.verbs or {}) do compile_verb(P, c, vname, v) end
     end
   end
   P.ops_used = ops_used
   M.registry[def.name] = P
   return P
-end
-
-local RETURNS = {
-  page = "one page of %s: a Page (array, .count, .next)",
-  each = "every %s of every page, lazily (an iterator; raises the error)",
-  all = "an array of every %s of every page (or nil, err)",
-}
-
-local function returns_text(P, c, mode)
-  local what = c.class or "item"
-  if c.style then return RETURNS[mode or "page"]:format(what) end
-  if c.returns_text then return c.returns_text end
-  if c.raw then return "the text of the answer (JSON answers decoded)" end
-  if c.empty_ok then return "true (the answer has no body)" end
-  return c.class or "the decoded answer"
-end
-
-local function add_entry(P, e)
-  P.entries[#P.entries + 1] = e
-  if e.on then
-    P.classes[e.on].entries[e.name] = e
-  else
-    P.methods[e.resource] = P.methods[e.resource] or {}
-    P.methods[e.resource][e.name] = e
-  end
-  return e
-end
-
--- The registry entries of a row: one method, or list/each/all of a paging row.
-function M.entries_of_row(P, c)
-  local base = { platform = P.name, kind = "method", resource = c.resource, op = c.op_id,
-    http = c.method .. " " .. c.path, summary = c.schema_op.summary, style = c.style,
-    class = c.class, note = c.note }
-  local function entry(name, mode)
-    local e = copy(base)
-    e.name, e.mode = name, mode
-    local prefix = ("%s.%s:%s"):format(P.var, c.resource, name)
-    e.label = prefix .. "()"
-    e.call = c.call:gsub("^[^%(%{]*", prefix, 1)
-    e.short = c.short:gsub("^[^%(%{]*", prefix, 1)
-    e.dot_label = ("%s.%s.%s()"):format(P.var, c.resource, name)
-    e.returns = returns_text(P, c, mode)
-    return add_entry(P, e)
-  end
-  if c.style then
-    local each, all = "each_" .. c.name, "all_" .. c.name
-    if c.name == "list" then each, all = "each", "all" end
-    c.entries = { page = entry(c.name, "page"), each = entry(each, "each"), all = entry(all, "all") }
-  else
-    c.entries = { call = entry(c.name, "call") }
-  end
-end
-
--- A verb of a row: the registry entry and what the object method needs.
-function M.compile_verb(P, c, vname, v)
-  local on = v.on or c.class
-  local cls = P.classes[on]
-  if cls == nil then
-    error(("cohort.resource: verb %s of %s: no class %s"):format(vname, c.op_id, tostring(on)))
-  end
-  local vc = copy(v)
-  vc.row, vc.name, vc.on = c, vname, on
-  vc.mode = v.mode or (c.style and "page") or "call"
-  vc.shown = copy(c.shown)
-  for user, api in pairs(v.args or {}) do vc.shown[api] = user end
-  local prefix = cls.var .. ":" .. vname
-  vc.label = prefix .. "()"
-  vc.dot_label = cls.var .. "." .. vname .. "()"
-  local fields
-  if v.args then
-    local list = {}
-    for user in pairs(v.args) do list[#list + 1] = user end
-    table.sort(list)
-    fields = "{" .. table.concat(list, ", ") .. "}"
-  elseif v.arg then
-    fields = "{" .. (c.shown[v.arg] or v.arg) .. "…}"
-  end
-  local ids = {}
-  if v.rest then
-    local from_object = v.no_ids and 0 or cls.path_count or 1
-    for i = from_object + 1, #c.params do ids[#ids + 1] = c.params[i].name end
-    local rest_fields = c.call:match("(%b{})%)?$")
-    fields = rest_fields
-  end
-  vc.call = call_form(prefix, ids, fields)
-  vc.short = call_form(prefix, ids, fields and "{...}")
-  local via = c.entries[vc.mode == "call" and "call" or vc.mode]
-  local fixed = {}
-  for k, val in pairs(v.fixed or {}) do fixed[#fixed + 1] = ("%s = %s"):format(k, tostring(val)) end
-  table.sort(fixed)
-  cls.verbs[vname] = vc
-  vc.entry = add_entry(P, { platform = P.name, kind = "verb", on = on, var = cls.var, name = vname,
-    label = vc.label, call = vc.call, short = vc.short, dot_label = vc.dot_label, op = c.op_id,
-    http = c.method .. " " .. c.path, summary = c.schema_op.summary, style = c.style,
-    mode = vc.mode, class = c.class, returns = returns_text(P, c, vc.mode ~= "call" and vc.mode or nil),
-    via = via and via.label, fixed = #fixed > 0 and table.concat(fixed, ", ") or nil,
-    note = v.note })
-  return vc
 end
 
 -- ------------------------------------------------------------------ building requests
@@ -380,7 +382,6 @@ local function context(client, c, label, shown, obj)
     misuse = function(fmt, ...) util.misuse(label, fmt, ...) end,
   }
 end
-M.context = context
 
 --- Build the request of compiled row `c`: checks every id, query parameter and body field.
 -- @tparam table P the compiled platform
@@ -501,7 +502,6 @@ local function answer(P, client, c, req)
   if c.class then return client:wrap(c.class, value) end
   return value
 end
-M.answer = answer
 
 local function spec_of(P, c)
   local cls = c.class and P.classes[c.class]
@@ -529,26 +529,6 @@ local function run(P, client, c, mode, req)
   return paging.collect(client, spec, req)
 end
 M.run = run
-
---- Build and send one call of a row, as its method does (for helpers built on rows).
--- @tparam Client client
--- @tparam string platform
--- @tparam string resource
--- @tparam string name
--- @tparam string label the call as the user made it
--- @tparam table ids path ids
--- @tparam ?table args
--- @tparam ?table opts
--- @return what the method returns
-function M.call(client, platform, resource, name, label, ids, args, opts)
-  local P = M.registry[platform]
-  for _, c in ipairs(P.rows) do
-    if c.resource == resource and c.name == name then
-      return run(P, client, c, c.style and "page" or "call", M.build(P, client, c, label, ids, args, opts))
-    end
-  end
-  error("cohort.resource: no method " .. resource .. ":" .. name)
-end
 
 --- The compiled row behind `resource:name` of a platform.
 -- @tparam string platform

@@ -532,11 +532,18 @@ local HELPERS = {
   },
 }
 
--- The first line of a helper's LDoc comment.
+-- The first sentence of a helper's LDoc comment.
 local function summary_of(fn)
   local ok, repl = pcall(require, "cohort.prompt.repl")
   local doc = ok and repl.doc_lines(fn)
-  return doc and doc[1] or nil
+  if not doc then return nil end
+  local text = {}
+  for _, line in ipairs(doc) do
+    if line == "" or line:match("^@") then break end
+    text[#text + 1] = line
+  end
+  local s = table.concat(text, " ")
+  return s:match("^(.-%.)%s") or s
 end
 
 --- Add a platform's helpers to its registry (once, when the platform is compiled).
