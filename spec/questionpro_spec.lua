@@ -623,4 +623,17 @@ describe("cohort.questionpro", function()
       assert.truthy(out:find("time unknown for response 90000007: ambiguous time zone IST", 1, true), out)
     end)
   end)
+  describe("the guide", function()
+    it("docs/questionpro.md's operations table is what tools/ops_table.lua prints", function()
+      local lines = {}
+      local tool_env = setmetatable({ print = function(x) lines[#lines + 1] = x or "" end },
+        { __index = _G })
+      assert(loadfile("tools/ops_table.lua", "t", tool_env))("questionpro")
+      local f = assert(io.open("docs/questionpro.md"))
+      local doc = f:read("*a")
+      f:close()
+      assert.truthy(doc:find(table.concat(lines, "\n"), 1, true),
+        "docs/questionpro.md's table differs from `lua5.4 tools/ops_table.lua questionpro`")
+    end)
+  end)
 end)

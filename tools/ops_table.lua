@@ -1,20 +1,22 @@
 -- Print the markdown tables "operation → Lua method" and "object → verbs" of docs/prolific.md
--- from the registry the generator fills (lua/cohort/resource.lua, from the rows of
--- lua/cohort/prolific/*.lua), so the guide never drifts from the code.
+-- (or, given `questionpro`, of docs/questionpro.md) from the registry the generator fills
+-- (lua/cohort/resource.lua, from the rows of lua/cohort/<platform>/*.lua), so the guides never
+-- drift from the code.
 --
---   eval "$(make -s env)" && lua5.4 tools/ops_table.lua > /tmp/ops.md
+--   eval "$(make -s env)" && lua5.4 tools/ops_table.lua [prolific|questionpro] > /tmp/ops.md
 --
--- Rows come in the order of the family modules (cohort.prolific.FAMILIES) and, within a
--- family, in the order of its rows. A paging row named `list` gives `list`/`each`/`all`;
--- another paging row `x` gives `x`/`each_x`/`all_x`.
-local P = require("cohort.prolific").platform()
+-- Rows come in the order of the family modules and, within a family, in the order of its
+-- rows. A paging row named `list` gives `list`/`each`/`all`; another paging row `x` gives
+-- `x`/`each_x`/`all_x`.
+local which = ... or "prolific"
+local P = require("cohort." .. which).platform()
 
 print("| operationId | HTTP | path | Lua | paging |")
 print("|---|---|---|---|---|")
 local ops = 0
 for _, c in ipairs(P.rows) do
   ops = ops + 1
-  local names = { ("`p.%s:%s()`"):format(c.resource, c.name) }
+  local names = { ("`%s.%s:%s()`"):format(P.var, c.resource, c.name) }
   if c.style then
     names[2] = ("`:%s()`"):format(c.entries.each.name)
     names[3] = ("`:%s()`"):format(c.entries.all.name)
@@ -58,6 +60,7 @@ for _, name in ipairs(names) do
 end
 
 -- Every departure from Prolific's OpenAPI file (tools/schema_overrides.lua), with its reason.
+if which ~= "prolific" then return end
 local S = require("cohort.schema").load "prolific"
 print()
 print("### Where cohort departs from the spec")

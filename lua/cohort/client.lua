@@ -247,8 +247,8 @@ function Client:define_class(name, def)
 end
 
 --- Give a decoded JSON object its class (in place).
--- @param obj a decoded value
 -- @tparam string name the class
+-- @param obj a decoded value
 -- @return obj
 function Client:wrap(name, obj)
   if type(obj) ~= "table" then return obj end

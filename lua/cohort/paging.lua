@@ -15,8 +15,8 @@
 -- filtered list under its own feet, so page 2 of the list as it is now starts where page 3 was.
 -- The iterator therefore
 --
--- * remembers the id of every item it yielded and never yields one twice (memory: one id per
---   item, about 100 bytes each — 10 MB for 100,000 items);
+-- * remembers the id of every item it yielded and never yields one twice (its memory: one id
+--   per item yielded, nothing else that grows with the list; docs/prolific.md gives the size);
 -- * keeps the position of the next unseen item, moved back by the items that left the list
 --   between two answers (the server's count tells how many), and asks for the page holding it
 --   — again, when the count moved while a page was on its way;

@@ -238,6 +238,8 @@ end
 M.methods = {}
 
 --- The answer to one question.
+-- @tparam Client client
+-- @tparam table resp the Response
 -- @param q a question id (integer or digit string), a question code (`"Q1"`, `"Q2_4"`;
 --   case-insensitive), or a Question object
 -- @treturn[1] string|nil label: the choice's `answerText` (`"Always"`, `"EMAIL"`)
@@ -245,7 +247,7 @@ M.methods = {}
 --   when it is one)
 -- @treturn[1] string|nil text: the free text typed (`value.text`)
 -- @return[2] nil when the response has no answer to that question
-function M.methods.answer(_, resp, q)
+function M.methods.answer(client, resp, q)
   local item = find_question(resp, q)
   local av = item and type(item.answerValues) == "table" and item.answerValues[1]
   if type(av) ~= "table" then return nil end
@@ -254,10 +256,12 @@ function M.methods.answer(_, resp, q)
 end
 
 --- Every answer value to one question (several for a multiple-select question).
+-- @tparam Client client
+-- @tparam table resp the Response
 -- @param q as for `answer`
 -- @treturn table array of `{ answer_id, label, code, text, other, weight }` (empty when the
 --   question was not answered)
-function M.methods.answers(_, resp, q)
+function M.methods.answers(client, resp, q)
   local item = find_question(resp, q)
   local out = {}
   for _, av in ipairs(item and type(item.answerValues) == "table" and item.answerValues or {}) do

@@ -38,9 +38,11 @@ end
 M.question_methods = {}
 
 --- The choice of this question with the given answer id, code (`scale`) or text.
+-- @tparam Client client
+-- @tparam table question the Question
 -- @param which an answer id (integer), a code (number) or a choice text (string)
 -- @treturn table|nil the choice (`answerID`, `text`, `scale`)
-function M.question_methods.choice(_, question, which)
+function M.question_methods.choice(client, question, which)
   for _, a in ipairs(type(rawget(question, "answers")) == "table" and question.answers or {}) do
     if a.answerID == which or tonumber(a.scale) == which or a.text == which then return a end
   end

@@ -74,6 +74,7 @@ local bonuses = require "cohort.prolific.bonuses"
 local H = {} -- helper name -> function(res_or_obj, ...) taking the client as upvalue via `res._client`
 
 --- Fetch many submissions (the detail form), `concurrency` at a time.
+-- @tparam table res the resource the helper is attached to
 -- @tparam table ids submission ids (or Submission objects); all are checked before sending
 -- @tparam[opt] table opts `concurrency` (default 8, at most 64), `progress`
 -- @treturn table Submissions in input order (`n` = count; nil where one failed)
@@ -102,6 +103,7 @@ end
 -- batch after the other, optionally through a journal. With `journal`, a re-run skips
 -- batches whose approval is recorded and, for a batch sent but not answered, sends only the
 -- submissions that are not APPROVED yet.
+-- @tparam table res the resource the helper is attached to
 -- @tparam table args `ids` (submission ids or Submission objects), `study` (optional: the
 --   study they belong to, part of the journal's keys), `journal` (file path), `batch_size`
 --   (at most 1000, the default), `progress`
@@ -172,6 +174,7 @@ end
 --- Reject many submissions, one after the other, optionally through a journal. Every item is
 -- checked before anything is sent; with `journal`, a re-run skips recorded rejections and does
 -- not send again one whose submission is already REJECTED.
+-- @tparam table res the resource the helper is attached to
 -- @tparam table args `items` (`{id =, message =, category =}`), `journal`, `progress`
 -- @treturn[1] table `{rejected = n, skipped = n}`
 -- @return[2] nil
@@ -279,6 +282,7 @@ end
 -- against the submissions' `bonus_payments` (a payment that shows there is not made again — if
 -- a participant already had a bonus of the same amount before this journal began, an
 -- interrupted payment to them is counted as made, never doubled); the rest are paid.
+-- @tparam table res the resource the helper is attached to
 -- @tparam table args `study` (id or Study), `bonuses` (rows as for `p.bonuses:setup`, MAJOR
 --   units, any number), `journal`, `batch_size` (at most 200, the default), `progress`
 -- @treturn[1] table `{paid = rows, skipped = rows, verified = rows, batches = {BonusBatch id…}}`
@@ -384,6 +388,7 @@ end
 
 --- Subscribe to an event type: create the subscription and confirm it with the
 -- `X-Hook-Secret` the server answered, so the subscription returned is confirmed and enabled.
+-- @tparam table res the resource the helper is attached to
 -- @tparam table args `workspace_id`, `event_type` (e.g. `"submission.status.change"`),
 --   `target_url`
 -- @treturn[1] Subscription the confirmed subscription
@@ -409,6 +414,7 @@ end
 
 --- Add many responses to a survey, `concurrency` at a time; every response is checked before
 -- the first is sent.
+-- @tparam table res the resource the helper is attached to
 -- @tparam string survey_id
 -- @tparam table responses an array of response bodies as for `add_response`
 -- @tparam[opt] table opts `concurrency` (default 8, at most 64), `progress`
@@ -431,6 +437,8 @@ local ORDER = { RESERVED = 1, ACTIVE = 2, ["AWAITING REVIEW"] = 3 }
 --- Poll the submission until it reaches `status` (inside a task it yields between polls;
 -- outside one it sleeps). Gives up early when the submission reaches a final status
 -- (RETURNED, APPROVED, ...) that is not the one awaited.
+-- @tparam Client client the client of the submission
+-- @tparam table sub the Submission
 -- @tparam string status e.g. `"AWAITING REVIEW"` (or `"AWAITING_REVIEW"`)
 -- @tparam[opt] table opts `timeout` (seconds, default 60), `interval` (seconds between polls,
 --   default 1)
@@ -485,6 +493,7 @@ end
 
 --- Post many responses to a survey, `concurrency` at a time (default 8, at most 64). Every
 -- response is checked before the first is sent.
+-- @tparam table res the resource the helper is attached to
 -- @tparam integer|string survey_id
 -- @tparam table list an array of response bodies, as for `create`
 -- @tparam[opt] table opts `concurrency`, `progress`
