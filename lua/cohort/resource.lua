@@ -235,6 +235,9 @@ local function compile_verb(P, c, vname, v)
   if cls == nil then
     error(("cohort.resource: verb %s of %s: no class %s"):format(vname, c.op_id, tostring(on)))
   end
+  if cls.verbs[vname] or (cls.methods and cls.methods[vname]) then
+    error(("cohort.resource: %s:%s defined twice"):format(on, vname))
+  end
   local vc = copy(v)
   vc.row, vc.name, vc.on = c, vname, on
   vc.mode = v.mode or (c.style and "page") or "call"
