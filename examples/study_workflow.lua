@@ -121,7 +121,7 @@ for _, s in ipairs(subs) do
     end
   end
 end
-if #approve > 0 then assert(p.submissions:bulk_approve { study = study.id, ids = approve }) end
+if #approve > 0 then assert(p.submissions:bulk_approve { ids = approve }) end
 say("Approved %d, rejected %d", #approve, (function()
   local n = 0
   for _, d in pairs(decisions) do if d == "reject" then n = n + 1 end end

@@ -131,7 +131,7 @@ describe("cohort clients", function()
   end)
 
   it("prints a page whatever its count (huge, a float, 2^63, not a number)", function()
-    local Page = require("cohort.client").Page
+    local Page = require("cohort.paging").Page
     for _, count in ipairs { 1e300, 2 ^ 63, 1.5, -0.0, 12, math.huge, "lots" } do
       local page = setmetatable({ class = "Submission", count = count, {}, {} }, Page)
       local text = tostring(page)

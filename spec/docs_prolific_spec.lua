@@ -112,13 +112,51 @@ describe("docs/prolific.md", function()
       return p.submissions:list{ study = STUDY, status = "DONE" }
     end)
     print(ok, msg)
-    --> false  …: cohort: prolific.submissions:list(): status "DONE" is not one of: ACTIVE, APPROVED, …
+    --> false  …: cohort: p.submissions:list(): status must be one of "RESERVED", "ACTIVE", … (got "DONE", a string)
 
-    assert.matches("^false\t.*cohort: prolific%.submissions:list%(%): status \"DONE\" is not one of: ACTIVE, APPROVED, ",
+    assert.matches('^false\t.*cohort: p%.submissions:list%(%): status must be one of "RESERVED", "ACTIVE", .* %(got "DONE", a string%)$',
       printed[1])
-    raises("prolific%.submissions:list%(%): status \"DONE\"", function()
+    raises('p%.submissions:list%(%): status must be one of', function()
       return p.submissions:list{ study = STUDY, status = "DONE" }
     end)
+  end)
+
+  it("conventions: checked by the schema, before sending; a dot for a colon", function()
+    env.control("DELETE", "requests")
+    local function why(fn) local _, msg = pcall(fn) return (msg:gsub("^.-cohort: ", "cohort: ")) end
+    print(why(function() return p.studies:get("../studies") end))
+    --> cohort: p.studies:get(): id must be a Prolific id of 24 hexadecimal digits (got "../studies", a string)
+    print(why(function() return p.studies:update(DRAFT, { reward = "150" }) end))
+    --> cohort: p.studies:update(): reward must be a number (got "150", a string)
+    print(why(function() return p.studies:update(DRAFT, { filters = {
+      { filter_id = "age", selected_range = { lower = "18" } } } }) end))
+    --> cohort: p.studies:update(): filters[1].selected_range.lower must be an integer or an ISO 8601 date (got "18", a string)
+    local sub = assert(p.submissions:get(SUBMISSION))
+    print(why(function() return sub:reject{ message = "Too fast.", category = "TOO_QUICKLY" } end))
+    --> cohort: sub:reject(): message must be at least 100 characters to reject (got 9)
+    print(why(function() return p.submissions.list{ study = STUDY } end))   -- a dot for a colon
+    --> cohort: p.submissions.list(): called with a dot; write p.submissions:list{...}
+
+    assert.are.same({
+      'cohort: p.studies:get(): id must be a Prolific id of 24 hexadecimal digits (got "../studies", a string)',
+      'cohort: p.studies:update(): reward must be a number (got "150", a string)',
+      'cohort: p.studies:update(): filters[1].selected_range.lower must be an integer or an ISO 8601 date (got "18", a string)',
+      "cohort: sub:reject(): message must be at least 100 characters to reject (got 9)",
+      "cohort: p.submissions.list(): called with a dot; write p.submissions:list{...}",
+    }, printed)
+    assert.are.equal(1, #env.requests()) -- the get of SUBMISSION, nothing else
+  end)
+
+  it("conventions: each yields every item that matched, while the loop changes the list", function()
+    local approved = 0
+    for sub in p.submissions:each{ study = STUDY, status = "AWAITING REVIEW", page_size = 10 } do
+      assert(sub:approve())        -- each approval takes it out of the filtered list
+      approved = approved + 1
+    end
+    print(approved)                --> 27: every one that matched when the loop began
+
+    assert.are.same({ "27" }, printed)
+    assert.are.equal(0, #assert(p.submissions:all{ study = STUDY, status = "AWAITING REVIEW" }))
   end)
 
   it("conventions: list, each, all; iterators raise the error", function()
@@ -254,7 +292,7 @@ describe("docs/prolific.md", function()
     assert(waiting[3]:request_return{ "You took part in this study twice." })
 
     local rest = { table.unpack(waiting, 4) }            -- Submission objects or ids, at most 1,000
-    assert(p.submissions:bulk_approve{ study = STUDY, ids = rest })
+    assert(p.submissions:bulk_approve{ ids = rest })
 
     local _, err = waiting[1]:approve()                  -- not AWAITING REVIEW any more
     print(err.status, err.message)
@@ -272,7 +310,7 @@ describe("docs/prolific.md", function()
     assert.are.equal("AWAITING REVIEW", printed[5])
     -- left: waiting[3] (asked to return) and the one just completed
     assert.are.equal(2, #assert(p.submissions:all{ study = STUDY, status = "AWAITING REVIEW" }))
-    raises("message must be a text of at least 100 characters", function()
+    raises("sub:reject%(%): message must be at least 100 characters to reject %(got 9%)", function()
       waiting[2]:reject{ category = "LOW_EFFORT", message = "Too fast." }
     end)
   end)
@@ -297,7 +335,7 @@ describe("docs/prolific.md", function()
     assert.matches("^BonusBatch %x+… amount 225 %+ fees 75 %+ VAT 15 = total 315 %(minor units%)$", printed[1])
     assert.are.equal("315", printed[2])
     assert.matches("^400\t.*already been paid", printed[3])
-    raises("bonuses%[1%]: amount must be greater than 0", function()
+    raises("bonuses%[1%] amount must be greater than 0", function()
       p.bonuses:setup{ study = STUDY, bonuses = { { PARTICIPANT, -1 } } }
     end)
   end)
@@ -330,7 +368,7 @@ describe("docs/prolific.md", function()
     assert.are.equal(5, #ids)
     local convo = assert(p.messages:all{ user_id = ids[1] })
     assert.are.equal("The follow-up study is open.", convo[#convo].body)
-    raises("body must be a non%-empty string", function()
+    raises("body must not be blank", function()
       p.messages:send{ recipient = PARTICIPANT, study = STUDY, body = "" }
     end)
   end)
@@ -347,21 +385,23 @@ describe("docs/prolific.md", function()
     print(assert(p.workspaces:balance(WORKSPACE)).available_balance)                 --> 100000
 
     assert.are.same({ 'Workspace 60a42f4c… "Sandbox workspace"', "USD\t0\t0", "100000" }, printed)
-    raises("currency_code must be GBP or USD", function()
-      p.workspaces:create{ title = "Euro lab", currency_code = "EUR" }
+    raises("currency_code must be a string", function()
+      p.workspaces:create{ title = "Euro lab", currency_code = 978 }
     end)
   end)
 
   it("projects", function()
     local ws = assert(p.workspaces:get(WORKSPACE))
-    local pilot = assert(ws:create_project{ title = "Pilot", description = "First wave" })
+    local pilot = assert(ws:create_project{ title = "Pilot" })
     pilot = assert(pilot:update{ title = "Pilot (2025)" })
     for project in ws:each_project() do print(project) end
     --> Project 60a42f4c… "Sandbox project"
     --> Project 6a5bd0c5… "Pilot (2025)"
 
     local seeded = assert(p.projects:get(PROJECT))
-    for study in seeded:each_study{ status = "UNPUBLISHED" } do print(study.name) end   --> Not yet run
+    for study in seeded:each_study() do
+      if study.status == "UNPUBLISHED" then print(study.name) end   --> Not yet run
+    end
 
     assert.are.equal('Project 60a42f4c… "Sandbox project"', printed[1])
     assert.matches('^Project %x+… "Pilot %(2025%)"$', printed[2])
@@ -415,7 +455,7 @@ describe("docs/prolific.md", function()
     assert.are.equal(0, #assert(p.surveys:all_responses(survey._id)))
     local _, err = p.surveys:get(flat._id)
     assert.are.equal(404, err.status)
-    raises("sections%[1%]%.questions%[1%]%.type must be one of multiple, single", function()
+    raises('sections%[1%]%.questions%[1%]%.type must be one of "single", "multiple" %(got "open", a string%)', function()
       p.surveys:create{ researcher_id = me.id, title = "x", sections = { { title = "s", questions = {
         { title = "Why?", type = "open", answers = { { value = "Because" } } } } } } }
     end)
@@ -516,7 +556,7 @@ describe("docs/prolific.md", function()
     assert.are.equal("Filter handedness (select, 3 choices)", printed[1])
     assert.is_true(#printed > 3)
     assert.are.equal("7831", printed[#printed])
-    raises("filters%[1%] needs exactly one of selected_values or selected_range", function()
+    raises("filters%[1%] needs one of selected_values or selected_range", function()
       p.filters:eligible_count{ filters = { { filter_id = "age" } } }
     end)
   end)
@@ -632,7 +672,7 @@ describe("docs/prolific.md", function()
             .. "question did not follow the instructions, so we cannot approve this submission." })
       end
     end
-    assert(p.submissions:bulk_approve{ study = study.id, ids = good })
+    assert(p.submissions:bulk_approve{ ids = good })
 
     assert.are.equal("10\ttrue", printed[1])
     local finished = 0

@@ -170,12 +170,12 @@ describe("faults and retries", function()
     for _, bad in ipairs { -1, 0, 0 / 0, "5", math.huge, 86400 * 8 } do
       local ok, msg = pcall(p.studies.get, p.studies, id, nil, { timeout = bad })
       assert.is_false(ok)
-      assert.truthy(tostring(msg):find("cohort: prolific.studies:get(): timeout must be a positive number of seconds", 1, true), msg)
+      assert.truthy(tostring(msg):find("cohort: p.studies:get(): timeout must be a positive number of seconds", 1, true), msg)
     end
     for _, bad in ipairs { -1, 1.5, 101, "3" } do
       local ok, msg = pcall(p.studies.get, p.studies, id, nil, { retries = bad })
       assert.is_false(ok)
-      assert.truthy(tostring(msg):find("cohort: prolific.studies:get(): retries must be an integer from 0 to 100", 1, true), msg)
+      assert.truthy(tostring(msg):find("cohort: p.studies:get(): retries must be an integer from 0 to 100", 1, true), msg)
     end
     for _, bad in ipairs { -1, 1.5, 101 } do
       local ok, msg = pcall(env.prolific, { retries = bad })

@@ -76,7 +76,7 @@ describe("Prolific money", function()
     end)
 
     it("validates amounts and rows before sending", function()
-      raises("prolific%.bonuses:setup%(%): bonuses%[1%]: amount must be greater than 0", function()
+      raises("p%.bonuses:setup%(%): bonuses%[1%] amount must be greater than 0 %(major units; got 0, an integer%)", function()
         p.bonuses:setup { study = STUDY, bonuses = { { SEED_PID, 0 } } }
       end)
       raises("amount must be a finite number", function()
@@ -88,15 +88,24 @@ describe("Prolific money", function()
       raises("more than 2 decimals", function()
         p.bonuses:setup { study = STUDY, bonuses = { { SEED_PID, 0.125 } } }
       end)
-      raises("bonuses%[2%]: amount must be greater than 0", function()
+      raises("bonuses%[2%] amount must be greater than 0", function()
         p.bonuses:setup { study = STUDY, bonuses = { { SEED_PID, 1 }, { SEED_PID, -2 } } }
       end)
       local rows = {}
       for i = 1, 201 do rows[i] = { SEED_PID, 1 } end
       raises("at most 200 per set%-up", function() p.bonuses:setup { study = STUDY, bonuses = rows } end)
       raises("bonuses must be a non%-empty array", function() p.bonuses:setup { study = STUDY, bonuses = {} } end)
-      raises("study must be", function() p.bonuses:setup { bonuses = { { SEED_PID, 1 } } } end)
-      raises("unknown option 'currency'", function()
+      raises("study is required", function() p.bonuses:setup { bonuses = { { SEED_PID, 1 } } } end)
+      raises('bonuses%[1%] amount must be a finite number in major units, e.g. 1.50 for £1.50 %(got "1,50", a string%)', function()
+        p.bonuses:setup { study = STUDY, bonuses = { { SEED_PID, "1,50" } } }
+      end)
+      raises('bonuses%[1%] amount must be a finite number .* %(got "1.50", a string%)', function()
+        p.bonuses:setup { study = STUDY, bonuses = { { SEED_PID, "1.50" } } }
+      end)
+      raises('bonuses%[1%] id must be a Prolific id of 24 hexadecimal digits %(got "nope", a string%)', function()
+        p.bonuses:setup { study = STUDY, bonuses = { { "nope", 1 } } }
+      end)
+      raises("currency is not a field of this request", function()
         p.bonuses:setup { study = STUDY, bonuses = { { SEED_PID, 1 } }, currency = "GBP" }
       end)
     end)
@@ -141,10 +150,10 @@ describe("Prolific money", function()
       assert.are.equal(1, #unread)
       assert.is_string(unread[1].sender_id)
       raises("give user_id", function() p.messages:list {} end)
-      raises("field 'recipient_id' is required", function()
+      raises("p%.messages:send%(%): recipient is required", function()
         p.messages:send { study_id = STUDY, body = "x" }
       end)
-      raises("body must be a non%-empty string", function()
+      raises("body must not be blank", function()
         p.messages:send { recipient_id = SEED_PID, study_id = STUDY, body = "  " }
       end)
       local ok, err = p.messages:send { recipient_id = SEED_PID, study_id = NOBODY, body = "x" }
@@ -156,12 +165,12 @@ describe("Prolific money", function()
       local pids = { "60bf9a2c" .. ("%016x"):format(1), "60bf9a2c" .. ("%016x"):format(2) }
       assert.is_true(p.messages:send_bulk { ids = pids, study_id = STUDY, body = "Reminder" })
       assert.are.equal(1, #assert(p.messages:all { user_id = pids[2] }))
-      raises("ids must be a non%-empty array", function()
+      raises("ids must not be empty", function()
         p.messages:send_bulk { ids = {}, study_id = STUDY, body = "x" }
       end)
       local _, err = p.messages:send_to_group { group = NOBODY, body = "Hello group" }
       assert.are.equal(404, err.status)
-      raises("field 'participant_group_id' is required", function()
+      raises("group is required", function()
         p.messages:send_to_group { body = "x" }
       end)
       local g = assert(p.groups:create { workspace_id = WORKSPACE, name = "Messaged",
@@ -189,14 +198,14 @@ describe("Prolific money", function()
       assert.are.equal(0, bal.total_balance)
       local seeded = assert(p.workspaces:balance(WORKSPACE))
       assert.is_true(seeded.available_balance > 0)
-      raises("prolific%.workspaces:create%(%): field 'title' is required", function()
+      raises("p%.workspaces:create%(%): title is required", function()
         p.workspaces:create {}
       end)
-      raises("naivety_distribution_rate must be a number from 0 to 1", function()
+      raises("ws:update%(%): naivety_distribution_rate must be at most 1 %(got 2, an integer%)", function()
         ws:update { naivety_distribution_rate = 2 }
       end)
-      raises("currency_code must be GBP or USD", function()
-        p.workspaces:create { title = "x", currency_code = "EUR" }
+      raises('currency_code must be a string %(got 5, an integer%)', function()
+        p.workspaces:create { title = "x", currency_code = 5 }
       end)
       local _, err = p.workspaces:get(NOBODY)
       assert.are.equal(404, err.status)
@@ -205,7 +214,7 @@ describe("Prolific money", function()
     end)
 
     it("projects: create, list, get, update, and their studies", function()
-      local pr = assert(p.projects:create(WORKSPACE, { title = "Pilot", description = "First" }))
+      local pr = assert(p.projects:create(WORKSPACE, { title = "Pilot" }))
       assert.are.equal(WORKSPACE, pr.workspace)
       assert.are.equal(('Project %s… "Pilot"'):format(pr.id:sub(1, 8)), tostring(pr))
       local list = assert(p.projects:all(WORKSPACE))
@@ -222,8 +231,11 @@ describe("Prolific money", function()
       local studies = assert(pr:all_studies())
       assert.are.equal(1, #studies)
       assert.are.equal(st.id, studies[1].id)
-      raises("title must be a non%-empty string", function() pr:update { title = "" } end)
-      raises("prolific%.projects:create%(%): workspace_id must be", function()
+      raises("project:update%(%): title must not be blank", function() pr:update { title = "" } end)
+      raises("project:update%(%): colour is not a field of this request", function()
+        pr:update { colour = "red" }
+      end)
+      raises("p%.projects:create%(%): workspace_id is required", function()
         p.projects:create(nil, { title = "x" })
       end)
       local _, err = p.projects:create(NOBODY, { title = "x" })

@@ -14,6 +14,9 @@ describe("Prolific platform resources", function()
   local D3 = "64a000000000000000000103" -- a draft of the other project
   local A1 = "64a000000000000000000104" -- an active study
   local NOPE = "000000000000000000000000"
+  -- participants of the groups' specs
+  local M1, M2, M3, M9 = "64b000000000000000000001", "64b000000000000000000002",
+    "64b000000000000000000003", "64b000000000000000000009"
 
   local function study(id, project, status)
     return { id = id, name = "Study " .. id:sub(-3), internal_name = "s" .. id:sub(-3),
@@ -126,15 +129,15 @@ describe("Prolific platform resources", function()
 
     it("raises on misuse before sending", function()
       nothing_sent(function()
-        raises("prolific%.collections:list%(%): field 'project_id' is required", p.collections.list,
+        raises("p%.collections:list%(%): project_id is required", p.collections.list,
           p.collections, {})
-        raises("prolific%.collections:create%(%): field 'description' is required", p.collections.create,
+        raises("p%.collections:create%(%): description is required", p.collections.create,
           p.collections, { project_id = P1, name = "x" })
-        raises("prolific%.collections:create%(%): study_ids%[2%] must be a non%-empty id", p.collections.create,
+        raises('p%.collections:create%(%): study_ids%[2%] must be a Prolific id of 24 hexadecimal digits %(got "", a string%)', p.collections.create,
           p.collections, { project_id = P1, name = "x", description = "d", study_ids = { D1, "" } })
-        raises("prolific%.collections:transition%(%): action must be one of CANCEL_PUBLISH, PUBLISH, SCHEDULE_PUBLISH %(got PAUSE%)",
+        raises('p%.collections:transition%(%): action must be one of "PUBLISH", "SCHEDULE_PUBLISH", "CANCEL_PUBLISH" %(got "PAUSE", a string%)',
           p.collections.transition, p.collections, D1, { action = "PAUSE" })
-        raises("StudyCollection:schedule%(%): unknown option 'when'", function()
+        raises("collection:schedule%(%): unknown option 'when'", function()
           local c = setmetatable({ id = D1 }, p:class("StudyCollection"))
           c:schedule { when = "tomorrow" }
         end)
@@ -238,15 +241,15 @@ describe("Prolific platform resources", function()
 
     it("raises on misuse before sending", function()
       nothing_sent(function()
-        raises("prolific%.hooks:subscribe%(%): field 'target_url' is required", p.hooks.subscribe, p.hooks,
+        raises("p%.hooks:subscribe%(%): target_url is required", p.hooks.subscribe, p.hooks,
           { workspace_id = WS0, event_type = "study.status.change" })
-        raises("prolific%.hooks:subscribe%(%): target_url must be an http:// or https:// URL", p.hooks.subscribe,
+        raises("p%.hooks:subscribe%(%): target_url must be an http:// or https:// URL", p.hooks.subscribe,
           p.hooks, { workspace_id = WS0, event_type = "study.status.change", target_url = "ftp://x" })
-        raises("prolific%.hooks:secrets%(%): field 'workspace_id' is required", p.hooks.secrets, p.hooks, {})
-        raises("prolific%.hooks:events%(%): status must be PENDING, SUCCEEDED or FAILED", p.hooks.events,
+        raises("p%.hooks:secrets%(%): workspace_id is required", p.hooks.secrets, p.hooks, {})
+        raises('p%.hooks:events%(%): status must be one of FAILED, PENDING, SUCCEEDED %(got "DONE", a string%)', p.hooks.events,
           p.hooks, NOPE, { status = "DONE" })
-        raises("prolific%.hooks:confirm%(%): field 'secret' is required", p.hooks.confirm, p.hooks, NOPE, {})
-        raises("prolific%.hooks:subscriptions%(%): is_enabled must be a boolean", p.hooks.subscriptions,
+        raises("p%.hooks:confirm%(%): secret is required", p.hooks.confirm, p.hooks, NOPE, {})
+        raises('p%.hooks:subscriptions%(%): is_enabled must be a boolean %(got "yes", a string%)', p.hooks.subscriptions,
           p.hooks, { is_enabled = "yes" })
       end)
     end)
@@ -284,13 +287,13 @@ describe("Prolific platform resources", function()
 
     it("raises on misuse before sending", function()
       nothing_sent(function()
-        raises("prolific%.filters:eligible_count%(%): filters%[1%] needs exactly one of selected_values or selected_range",
+        raises("p%.filters:eligible_count%(%): filters%[1%] needs one of selected_values or selected_range",
           p.filters.eligible_count, p.filters, { filters = { { filter_id = "age" } } })
-        raises("prolific%.filters:eligible_count%(%): filters%[1%]%.selected_values%[1%] must be a string",
+        raises("p%.filters:eligible_count%(%): filters%[1%]%.selected_values%[1%] must be a string %(got 1, an integer%)",
           p.filters.eligible_count, p.filters, { filters = { { filter_id = "handedness", selected_values = { 1 } } } })
-        raises("prolific%.filters:eligible_count%(%): field 'filters' is required", p.filters.eligible_count,
+        raises("p%.filters:eligible_count%(%): filters is required", p.filters.eligible_count,
           p.filters, {})
-        raises("prolific%.filters:list%(%): unknown option 'kind'", p.filters.list, p.filters, { kind = "x" })
+        raises("p%.filters:list%(%): unknown option 'kind'", p.filters.list, p.filters, { kind = "x" })
       end)
     end)
   end)
@@ -340,15 +343,15 @@ describe("Prolific platform resources", function()
 
     it("raises on misuse before sending", function()
       nothing_sent(function()
-        raises("prolific%.filter_sets:create%(%): give workspace_id or organisation_id", p.filter_sets.create,
+        raises("p%.filter_sets:create%(%): give workspace_id or organisation_id", p.filter_sets.create,
           p.filter_sets, { name = "x" })
-        raises("prolific%.filter_sets:update%(%): filters%[1%]%.selected_range: lower %(40%) is above upper %(30%)",
+        raises("p%.filter_sets:update%(%): filters%[1%]%.selected_range: lower %(40%) is above upper %(30%)",
           p.filter_sets.update, p.filter_sets, NOPE,
           { filters = { { filter_id = "age", selected_range = { lower = 40, upper = 30 } } } })
-        raises("prolific%.filter_sets:lock%(%): id must be a non%-empty id string", p.filter_sets.lock,
+        raises('p%.filter_sets:lock%(%): id must be a Prolific id of 24 hexadecimal digits %(got "two words", a string%)', p.filter_sets.lock,
           p.filter_sets, "two words")
-        raises("prolific%.filter_sets:get%(%): version_number must be a positive integer", p.filter_sets.get,
-          p.filter_sets, NOPE, { version_number = 0 })
+        raises('p%.filter_sets:get%(%): version_number must be an integer %(got "1", a string%)', p.filter_sets.get,
+          p.filter_sets, NOPE, { version_number = "1" })
       end)
     end)
   end)
@@ -356,26 +359,26 @@ describe("Prolific platform resources", function()
   describe("participant groups and invitations", function()
     it("create with members → add → remove → participants → update → delete", function()
       local g = assert(p.groups:create { workspace_id = WS, name = "Passed checks",
-        description = "Passed all attention checks", participant_ids = { "p1", "p2" } })
+        description = "Passed all attention checks", participant_ids = { M1, M2 } })
       assert.are.equal("cohort.ParticipantGroup", getmetatable(g).__name)
       assert.are.equal(2, g.participant_count)
       assert.are.equal(('ParticipantGroup %s… "Passed checks" (2 participants)'):format(g.id:sub(1, 8)), tostring(g))
-      local members = assert(g:add { "p2", "p3" }) -- p2 already in: ignored
+      local members = assert(g:add { M2, M3 }) -- M2 already in: ignored
       assert.are.equal(3, #members)
-      members = assert(p.groups:remove_participants(g.id, { participant_ids = { "p1", "nobody" } }))
+      members = assert(p.groups:remove_participants(g.id, { participant_ids = { M1, NOPE } }))
       assert.are.equal(2, #members)
       local ids = {}
       for m in g:participants() do ids[#ids + 1] = m.participant_id end
-      assert.are.same({ "p2", "p3" }, ids)
+      assert.are.same({ M2, M3 }, ids)
       assert.are.equal(2, assert(g:refresh()).participant_count)
-      g = assert(g:update { name = "Renamed", participant_ids = { "p9" } })
+      g = assert(g:update { name = "Renamed", participant_ids = { M9 } })
       assert.are.equal("Renamed", g.name)
       assert.are.equal(1, g.participant_count)
       assert.are.equal(1, #assert(p.groups:all { workspace_id = WS, active = true }))
       assert.is_true(g:delete())
       assert.are.equal(0, #assert(p.groups:all { workspace_id = WS, active = true }))
       assert.is_true(assert(p.groups:get(g.id)).is_deleted)
-      local _, err = g:add { "p1" }
+      local _, err = g:add { M1 }
       assert.are.equal(404, err.status)
     end)
 
@@ -399,16 +402,18 @@ describe("Prolific platform resources", function()
 
     it("raises on misuse before sending", function()
       nothing_sent(function()
-        raises("prolific%.groups:create%(%): give exactly one of workspace_id or organisation_id", p.groups.create,
+        raises("p%.groups:create%(%): give exactly one of workspace_id or organisation_id", p.groups.create,
           p.groups, { name = "x" })
-        raises("prolific%.groups:list%(%): give workspace_id", p.groups.list, p.groups, {})
-        raises("prolific%.groups:add_participants%(%): participant_ids%[2%] must be a non%-empty id",
-          p.groups.add_participants, p.groups, NOPE, { "p1", "" })
-        raises("prolific%.groups:remove_participants%(%): participant_ids must not be empty",
+        raises("p%.groups:list%(%): give workspace_id", p.groups.list, p.groups, {})
+        raises('p%.groups:add_participants%(%): participant_ids%[2%] must be a Prolific id of 24 hexadecimal digits %(got "", a string%)',
+          p.groups.add_participants, p.groups, NOPE, { M1, "" })
+        raises('p%.groups:add_participants%(%): participant_ids%[1%] must be a Prolific id of 24 hexadecimal digits %(got "not%-an%-id", a string%)',
+          p.groups.add_participants, p.groups, NOPE, { "not-an-id" })
+        raises("p%.groups:remove_participants%(%): participant_ids must not be empty",
           p.groups.remove_participants, p.groups, NOPE, {})
-        raises("prolific%.invitations:create%(%): role must be one of PROJECT_EDITOR, WORKSPACE_ADMIN, WORKSPACE_COLLABORATOR %(got OWNER%)",
+        raises('p%.invitations:create%(%): role must be one of .*%(got "OWNER", a string%)',
           p.invitations.create, p.invitations, { association = WS, emails = { "a@b.org" }, role = "OWNER" })
-        raises("prolific%.invitations:create%(%): emails%[1%] is not an e%-mail address", p.invitations.create,
+        raises('p%.invitations:create%(%): emails%[1%] must be an e%-mail address %(got "not%-an%-email", a string%)', p.invitations.create,
           p.invitations, { association = WS, emails = { "not-an-email" }, role = "WORKSPACE_ADMIN" })
       end)
     end)

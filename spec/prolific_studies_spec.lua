@@ -57,7 +57,7 @@ describe("Prolific studies", function()
     end)
 
     it("raises on misuse before sending anything", function()
-      raises("prolific%.studies:create%(%): field 'reward' is required", function()
+      raises("p%.studies:create%(%): reward is required", function()
         local f = fields(); f.reward = nil
         p.studies:create(f)
       end)
@@ -67,12 +67,23 @@ describe("Prolific studies", function()
       raises("prolific_id_option must be one of", function()
         p.studies:create(fields { prolific_id_option = "url" })
       end)
-      raises("unknown option 'colour'", function() p.studies:create(fields { colour = "red" }) end)
+      raises("p%.studies:create%(%): colour is not a field of this request", function() p.studies:create(fields { colour = "red" }) end)
+      raises('p%.studies:create%(%): reward must be a number %(got "150", a string%)', function()
+        p.studies:create(fields { reward = "150" })
+      end)
+      raises('p%.studies:create%(%): filters%[2%]%.selected_range%.lower must be an integer or an ISO 8601 date %(got "18", a string%)', function()
+        p.studies:create(fields { filters = {
+          { filter_id = "handedness", selected_values = { "1" } },
+          { filter_id = "age", selected_range = { lower = "18" } } } })
+      end)
+      raises("p%.studies:create%(%): device_compatibility must be an array", function()
+        p.studies:create(fields { device_compatibility = "desktop" })
+      end)
       raises("completion_codes%[1%]%.code_type", function()
         p.studies:create(fields { completion_codes = { { code = "X", code_type = "DONE", actions = {} } } })
       end)
-      raises("prolific%.studies:get%(%): id must be", function() p.studies:get("has space") end)
-      raises("status \"DONE\" is not one of", function() p.studies:list { status = "DONE" } end)
+      raises("p%.studies:get%(%): id must be", function() p.studies:get("has space") end)
+      raises('p%.studies:list%(%): status must be one of ACTIVE, .* %(got "DONE", a string%)', function() p.studies:list { status = "DONE" } end)
     end)
 
     it("answers 404 for an unknown study", function()
@@ -161,7 +172,7 @@ describe("Prolific studies", function()
       local _, past = st:schedule { at = "2001-01-01T00:00:00Z" }
       assert.are.equal(400, past.status)
       assert.truthy(past.fields.publish_at)
-      raises("Study:schedule%(%): at must be an ISO 8601", function() st:schedule { at = "tomorrow" } end)
+      raises('study:schedule%(%): at must be a date and time such as "2025%-01%-31T09:00:00Z" %(got "tomorrow", a string%)', function() st:schedule { at = "tomorrow" } end)
       raises("action must be one of", function() p.studies:transition(st.id, { action = "LAUNCH" }) end)
     end)
   end)
@@ -172,11 +183,11 @@ describe("Prolific studies", function()
       local cost = assert(st:cost { is_projected = true })
       assert.are.equal(2000, cost.rewards.rewards.amount) -- 20 places × 100
       assert.are.equal("GBP", cost.rewards.rewards.currency)
-      raises("is_projected must be a boolean", function() st:cost { is_projected = "yes" } end)
+      raises('study:cost%(%): is_projected must be a boolean %(got "yes", a string%)', function() st:cost { is_projected = "yes" } end)
 
       local calc = assert(p.studies:calculate_cost { reward = 100, total_available_places = 5 })
       assert.is_true(calc.total_cost > 500)
-      raises("reward must be a non%-negative number", function()
+      raises("p%.studies:calculate_cost%(%): reward must be a whole number of minor units", function()
         p.studies:calculate_cost { reward = -1, total_available_places = 5 }
       end)
 
@@ -195,16 +206,21 @@ describe("Prolific studies", function()
       assert.are.equal(46, lines) -- header + 45 submissions
       assert.are.equal("Your export should arrive shortly.",
         assert(st:export { method = "EMAIL" }).status)
-      raises("method must be \"EMAIL\"", function() st:export { method = "FAX" } end)
+      raises('study:export%(%): method must be one of "EMAIL" %(got "FAX", a string%)', function() st:export { method = "FAX" } end)
       local _, eerr = p.studies:export("000000000000000000000000")
       assert.are.equal(404, eerr.status)
 
       local test = assert(st:test { target_participant_id = "60bf9310e8dec401be6e9615" })
       assert.is_string(test.study_id)
       assert.matches("^https://", test.study_url)
-      raises("exactly one of", function() st:test {} end)
-      local _, terr = st:test { target_participant_id = "not-an-object-id" }
-      assert.are.equal(400, terr.status)
+      raises("study:test%(%): the body needs one of target_participant_id or target_participant_group_id", function() st:test {} end)
+      raises("the body must match exactly one of", function()
+        st:test { target_participant_id = "60bf9310e8dec401be6e9615",
+          target_participant_group_id = "60bf9310e8dec401be6e9615" }
+      end)
+      raises('target_participant_id must be a Prolific id of 24 hexadecimal digits %(got "not%-an%-object%-id", a string%)', function()
+        st:test { target_participant_id = "not-an-object-id" }
+      end)
 
       local f = assert(st:predicted_recruitment_time())
       assert.is_number(f.precise_recruitment_time_hours)
@@ -267,7 +283,7 @@ describe("Prolific studies", function()
       end
       assert.is_true(#failed > 0 and #passed > 0) -- seed 6 at 50%: mixed
       if #passed > 0 then
-        assert.is_string(assert(p.submissions:bulk_approve { study = st.id, ids = passed }))
+        assert.is_string(assert(p.submissions:bulk_approve { ids = passed }))
         for _, s in ipairs(passed) do
           assert.are.equal("APPROVED", assert(s:refresh()).status)
         end
@@ -339,13 +355,16 @@ describe("Prolific studies", function()
       local many = {}
       for i = 1, 1001 do many[i] = ("%024x"):format(i) end
       raises("at most 1000 per call", function() p.submissions:bulk_approve { ids = many } end)
-      raises("give ids %(submission ids%) or participants", function() p.submissions:bulk_approve {} end)
+      raises("the body needs one of participants or ids", function() p.submissions:bulk_approve {} end)
+      raises("study goes with participants only", function()
+        p.submissions:bulk_approve { study = "60aca280709ee40ec37d4885", ids = { "625d4a831bcda2d59ac5a251" } }
+      end)
       raises("participants needs study", function()
         p.submissions:bulk_approve { participants = { "60bf9310e8dec401be6e9615" } }
       end)
-      raises("ids%[2%] must be", function() p.submissions:bulk_approve { ids = { "a", "b c" } } end)
+      raises('ids%[2%] must be a Prolific id of 24 hexadecimal digits %(got "b c", a string%)', function() p.submissions:bulk_approve { ids = { "625d4a831bcda2d59ac5a251", "b c" } } end)
       local sub = assert(p.submissions:get("625d4a831bcda2d59ac5a251"))
-      raises("Submission:wait_for%(%): status \"DONE\" is not one of", function() sub:wait_for("DONE") end)
+      raises('sub:wait_for%(%): status must be one of .* %(got "DONE", a string%)', function() sub:wait_for("DONE") end)
       raises("unknown option 'every'", function() sub:wait_for("APPROVED", { every = 1 }) end)
       local _, err = p.submissions:bulk_approve { ids = { "000000000000000000000000" } }
       assert.are.equal(400, err.status)

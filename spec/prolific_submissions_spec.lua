@@ -131,10 +131,11 @@ describe("Prolific users and submissions", function()
     assert.has_error(function() p.submissions:get("has space") end)
     assert.has_error(function() p.submissions:get() end)
     assert.has_error(function() p.submissions:list { stuyd = STUDY } end,
-      "cohort: prolific.submissions:list(): unknown option 'stuyd'")
+      "cohort: p.submissions:list(): unknown option 'stuyd'")
     local ok, msg = pcall(p.submissions.list, p.submissions, { status = "DONE" })
     assert.is_false(ok)
-    assert.truthy(msg:find("prolific.submissions:list(): status \"DONE\" is not one of", 1, true))
+    assert.truthy(msg:find("p.submissions:list(): status must be one of \"RESERVED\", \"ACTIVE\"", 1, true), msg)
+    assert.truthy(msg:find("(got \"DONE\", a string)", 1, true), msg)
     assert.truthy(msg:find("^spec/prolific_submissions_spec.lua:%d+:"), msg) -- blames the caller
     assert.are.equal(0, #env.requests())
   end)

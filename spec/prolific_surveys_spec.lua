@@ -155,39 +155,44 @@ describe("Prolific surveys", function()
     env.control("DELETE", "requests")
     local body = sectioned()
     body.sections[1].questions[1].type = "text"
-    raises("prolific%.surveys:create%(%): sections%[1%]%.questions%[1%]%.type must be one of multiple, single %(got \"text\"%)",
+    raises('p%.surveys:create%(%): sections%[1%]%.questions%[1%]%.type must be one of "single", "multiple" %(got "text", a string%)',
       p.surveys.create, p.surveys, body)
     body = sectioned()
     for i = 1, 5 do
       table.insert(body.sections[1].questions, { title = "Extra " .. i, type = "single", answers = { { value = "x" } } })
     end
-    raises("sections%[1%]%.questions has 7 questions; a section holds at most 5", p.surveys.create, p.surveys, body)
+    raises("sections%[1%]%.questions must have at most 5 items %(got 7%)", p.surveys.create, p.surveys, body)
     body = sectioned()
     local many = {}
     for i = 1, 11 do many[i] = { value = "v" .. i } end
     body.sections[1].questions[2].answers = many
-    raises("sections%[1%]%.questions%[2%]%.answers has 11 options; at most 10", p.surveys.create, p.surveys, body)
+    raises("sections%[1%]%.questions%[2%]%.answers must have at most 10 items %(got 11%)", p.surveys.create, p.surveys, body)
     body = sectioned()
     body.sections[1].questions[1].title = ("x"):rep(201)
-    raises("title must be at most 200 characters", p.surveys.create, p.surveys, body)
+    raises("sections%[1%]%.questions%[1%]%.title must be at most 200 characters long %(got 201%)", p.surveys.create, p.surveys, body)
     body = sectioned()
     body.questions = { { title = "q", type = "single", answers = { { value = "a" } } } }
-    raises("prolific%.surveys:create%(%): give either sections or questions %(got both%)", p.surveys.create, p.surveys, body)
-    raises("prolific%.surveys:create%(%): field 'researcher_id' is required", p.surveys.create, p.surveys,
-      { title = "x", questions = {} })
-    raises("prolific%.surveys:create%(%): unknown option 'colour'", p.surveys.create, p.surveys,
-      { researcher_id = me.id, title = "x", colour = "red" })
-    raises("prolific%.surveys:list%(%): field 'researcher_id' is required", p.surveys.list, p.surveys, {})
-    raises("prolific%.surveys:get%(%): survey_id must be a non%-empty id string", p.surveys.get, p.surveys, "")
-    raises("prolific%.surveys:responses%(%): limit must be a positive integer", p.surveys.responses,
-      p.surveys, "abc", { limit = 0 })
-    raises("prolific%.surveys:add_response%(%): submission_id must be", p.surveys.add_response,
-      p.surveys, "abc", { participant_id = PID, submission_id = "has space", questions = {} })
+    raises("p%.surveys:create%(%): give either sections or questions %(got both%)", p.surveys.create, p.surveys, body)
+    raises("p%.surveys:create%(%): researcher_id is required", p.surveys.create, p.surveys,
+      { title = "x", questions = { { title = "q", type = "single", answers = { { value = "a" } } } } })
+    raises("p%.surveys:create%(%): questions%[1%]%.answers must not be empty", p.surveys.create, p.surveys,
+      { researcher_id = me.id, title = "x", questions = { { title = "q", type = "single", answers = {} } } })
+    raises("p%.surveys:create%(%): colour is not a field of this request", p.surveys.create, p.surveys,
+      { researcher_id = me.id, title = "x", colour = "red", questions = { { title = "q", type = "single", answers = { { value = "a" } } } } })
+    raises("p%.surveys:list%(%): researcher_id is required", p.surveys.list, p.surveys, {})
+    raises('p%.surveys:get%(%): survey_id must be a Prolific id of 24 hexadecimal digits %(got "", a string%)', p.surveys.get, p.surveys, "")
+    raises("p%.surveys:responses%(%): limit must be at least 1 %(got 0, an integer%)", p.surveys.responses,
+      p.surveys, "000000000000000000000000", { limit = 0 })
+    raises('p%.surveys:add_response%(%): submission_id must be a Prolific id of 24 hexadecimal digits %(got "has space", a string%)',
+      p.surveys.add_response, p.surveys, "000000000000000000000000",
+      { participant_id = PID, submission_id = "has space", questions = {} })
+    raises("p%.surveys:add_response%(%): answers needs the survey's questions", p.surveys.add_response,
+      p.surveys, "000000000000000000000000", { participant_id = PID, submission_id = SUB, answers = {} })
     assert.are.equal(0, sent())
 
     local s = assert(p.surveys:create(sectioned()))
     env.control("DELETE", "requests")
-    raises("Survey:add_response%(%): answers%[\"Do you like ice cream on a cone%?\"%]: \"Maybe\" is not one of",
+    raises('survey:add_response%(%): answers%["Do you like ice cream on a cone%?"%] must be one of the question\'s answer values %(got "Maybe", a string%)',
       s.add_response, s, { participant_id = PID, submission_id = SUB,
         answers = { ["Do you like ice cream on a cone?"] = "Maybe" } })
     raises("question is single%-answer, got 2 values", s.add_response, s, { participant_id = PID,
@@ -205,8 +210,8 @@ describe("Prolific surveys", function()
     assert.are.equal(404, e2.status)
     local s = assert(p.surveys:create(sectioned()))
     local _, e3 = p.surveys:add_response(s._id, { participant_id = PID, submission_id = SUB,
-      questions = { { question_id = "not-a-question", question_title = "x",
-        answers = { { answer_id = "nope", value = "x" } } } } })
+      questions = { { question_id = "00000000-0000-4000-8000-000000000000", question_title = "x",
+        answers = { { answer_id = "00000000-0000-4000-8000-000000000001", value = "x" } } } } })
     assert.are.equal(400, e3.status)
     assert.is_table(e3.fields)
     assert.truthy(e3.fields["questions.0.question_id"])

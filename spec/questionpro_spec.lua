@@ -107,23 +107,23 @@ describe("cohort.questionpro", function()
         "cohort: cohort.questionpro(): unknown option 'bogus'")
       assert.has_error(function() env.questionpro{ time_zones = { IST = "India" } } end)
       assert.has_error(function() q.surveys:get("abc") end,
-        "cohort: questionpro.surveys:get(): survey_id must be a positive integer id such as 7654321 (got \"abc\")")
+        "cohort: q.surveys:get(): survey_id must be an integer (got \"abc\", a string)")
       assert.has_error(function() q.surveys:get() end)
       assert.has_error(function() q.surveys:get(-3) end)
       assert.has_error(function() q.responses:list(SURVEY, { per_page = 0 }) end)
       assert.has_error(function() q.responses:list(SURVEY, { per_page = 1001 }) end)
       assert.has_error(function() q.responses:list(SURVEY, { page = 0 }) end)
       assert.has_error(function() q.responses:list(SURVEY, { sort = "asc" }) end,
-        "cohort: questionpro.responses:list(): unknown option 'sort'")
+        "cohort: q.responses:list(): unknown option 'sort'")
       assert.has_error(function() q.responses:get(SURVEY, 1, { x = 1 }) end)
       assert.has_error(function() q.responses:filter(SURVEY, { status = "x" }) end,
-        "cohort: questionpro.responses:filter(): unknown option 'status'")
+        "cohort: q.responses:filter(): status is not a field of this request")
       assert.has_error(function() q.responses:filter(SURVEY, { start_date = "yesterday" }) end)
       assert.has_error(function() q.responses:filter(SURVEY, { result_mode = "done" }) end)
       assert.has_error(function() q.responses:filter(SURVEY, { custom1 = {} }) end)
       assert.has_error(function() q.responses:create(SURVEY, {}) end)
-      assert.has_error(function() q.responses:create(SURVEY, { responseSet = { { questionID = "x" } } }) end,
-        "cohort: questionpro.responses:create(): responseSet[1].questionID must be an integer (got x)")
+      assert.has_error(function() q.responses:create(SURVEY, { responseSet = { { questionID = "x", answerValues = { { answerID = 1 } } } } }) end,
+        "cohort: q.responses:create(): responseSet[1].questionID must be an integer (got \"x\", a string)")
       assert.has_error(function()
         q.responses:create(SURVEY, { responseSet = { { questionID = 1, answerValues = { {} } } } })
       end)
@@ -500,7 +500,10 @@ describe("cohort.questionpro", function()
 
   describe("errors", function()
     it("400/1001 for a body that is not JSON", function()
-      local v, err = q.responses:create(SURVEY, "{ not json")
+      -- the generated methods refuse such a body before sending; Client:send sends it as it is
+      assert.has_error(function() q.responses:create(SURVEY, "{ not json") end)
+      local v, err = q:send { method = "POST", path = "/surveys/{}/responses", ids = { tostring(SURVEY) },
+        body = "{ not json" }
       assert.is_nil(v)
       assert.equals(400, err.status)
       assert.equals(1001, err.code)
@@ -519,7 +522,9 @@ describe("cohort.questionpro", function()
       v, err = q.responses:create(SURVEY, { responseSet = {
         { questionID = 12345678, answerValues = { { answerID = 100000001 } } } } })
       assert.equals(1002, err.code)
-      v, err = q.responses:create(SURVEY, '["an", "array"]')
+      assert.has_error(function() q.responses:create(SURVEY, '["an", "array"]') end)
+      v, err = q:send { method = "POST", path = "/surveys/{}/responses", ids = { tostring(SURVEY) },
+        body = '["an", "array"]' }
       assert.equals(1002, err.code)
     end)
 
@@ -616,6 +621,19 @@ describe("cohort.questionpro", function()
       assert.truthy(out:find("37 responses of Survey 7654321 \"Test Survey\" (Active) exported", 1, true), out)
       assert.truthy(out:find("90000003%s+Completed%s+2024%-05%-01T16:00:51Z%s+60bf9310e8dec401be6e9615%s+Sometimes"), out)
       assert.truthy(out:find("time unknown for response 90000007: ambiguous time zone IST", 1, true), out)
+    end)
+  end)
+  describe("the guide", function()
+    it("docs/questionpro.md's operations table is what tools/ops_table.lua prints", function()
+      local lines = {}
+      local tool_env = setmetatable({ print = function(x) lines[#lines + 1] = x or "" end },
+        { __index = _G })
+      assert(loadfile("tools/ops_table.lua", "t", tool_env))("questionpro")
+      local f = assert(io.open("docs/questionpro.md"))
+      local doc = f:read("*a")
+      f:close()
+      assert.truthy(doc:find(table.concat(lines, "\n"), 1, true),
+        "docs/questionpro.md's table differs from `lua5.4 tools/ops_table.lua questionpro`")
     end)
   end)
 end)

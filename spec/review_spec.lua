@@ -172,7 +172,7 @@ describe("cohort.review", function()
       assert.is_false(ok)
       assert.truthy(tostring(msg):find("cohort.review(): submission " .. first .. ": " .. pattern, 1, true), tostring(msg))
     end
-    raises("message must be a text of at least 100 characters for REJECT (got 5 characters)",
+    raises("message must be at least 100 characters to reject (got 5)",
       { action = "reject", category = "LOW_EFFORT", message = "short" })
     raises("category must be one of", { action = "reject", message = REASON })
     raises("category must be one of", { action = "reject", category = "LAZY", message = REASON })

@@ -74,16 +74,6 @@ describe("cohort.schema", function()
     assert.is_truthy(S.operations.SendGroupMessage)
   end)
 
-  it("lists every override, as applied, in docs/prolific.md", function()
-    local h = assert(io.popen("lua5.4 tools/overrides_table.lua"))
-    local table_md = h:read("*a")
-    h:close()
-    assert.is_truthy(#table_md > 200)
-    local doc = read("docs/prolific.md")
-    assert.is_truthy(doc:find(table_md, 1, true),
-      "docs/prolific.md lacks the current override table: paste `lua5.4 tools/overrides_table.lua`")
-  end)
-
   it("knows which ids are Prolific object ids and which are UUIDs", function()
     local function prop(name, field)
       return schema.resolve(S, S.schemas[name]).properties[field]

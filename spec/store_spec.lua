@@ -88,13 +88,13 @@ describe("store", function()
 
     it("is readable with the sqlite3 tool while a run holds it", function()
       local path = tmp()
-      local s = assert(Store.open(path, { label = "prolific.bonuses:pay_all()" }))
+      local s = assert(Store.open(path, { label = "p.bonuses:pay_all()" }))
       assert(s:ensure("notes", 1, { "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)" }))
       assert.are.equal(1, s:run("INSERT INTO notes (text) VALUES (?)", "pilot done"))
       assert.are.equal("1668245615\n", sh("sqlite3 -readonly " .. q(path) .. " 'PRAGMA application_id'"))
       assert.are.equal("notes|1\n", sh("sqlite3 -readonly " .. q(path) .. " 'SELECT owner, version FROM cohort_owners'"))
       assert.are.equal("pilot done\n", sh("sqlite3 -readonly " .. q(path) .. " 'SELECT text FROM notes'"))
-      assert.matches("|prolific.bonuses:pay_all()\n", sh("sqlite3 -readonly " .. q(path)
+      assert.matches("|p.bonuses:pay_all()\n", sh("sqlite3 -readonly " .. q(path)
         .. " 'SELECT pid, label FROM cohort_holder'"), 1, true)
       s:close()
       remove_store(path)
@@ -137,7 +137,7 @@ describe("store", function()
     assert.matches("setup +intent", out[1])
     assert.matches("pay +outcome +1", out[1])
     assert.are.equal("", out[2])                                -- no step left open
-    assert.matches("prolific.bonuses:pay_all()", out[3], 1, true)
+    assert.matches("p.bonuses:pay_all()", out[3], 1, true)
     assert.are.equal("", out[4])                                -- nobody holds it now
     assert.are.equal(2, select(2, out[5]:gsub("%x+\n", "")))   -- two batches paid
     write(dir .. "/example.lua", example)
@@ -250,13 +250,13 @@ describe("store", function()
   describe("one holder", function()
     it("in one process: a second read-write open is refused naming the first; read-only opens may join", function()
       local path = tmp()
-      local s = assert(Store.open(path, { label = "prolific.bonuses:pay_all()" }))
-      local again, err = Store.open(path, { label = "prolific.submissions:approve_all()", what = "journal" })
+      local s = assert(Store.open(path, { label = "p.bonuses:pay_all()" }))
+      local again, err = Store.open(path, { label = "p.submissions:approve_all()", what = "journal" })
       assert.is_nil(again)
       assert.are.equal("OPEN_HERE", err.code)
-      assert.matches("prolific.submissions:approve_all(): journal " .. path
-        .. " is already open in this process, by prolific.bonuses:pay_all() since", err.message, 1, true)
-      assert.are.equal("prolific.bonuses:pay_all()", err.holder.label)
+      assert.matches("p.submissions:approve_all(): journal " .. path
+        .. " is already open in this process, by p.bonuses:pay_all() since", err.message, 1, true)
+      assert.are.equal("p.bonuses:pay_all()", err.holder.label)
       assert(s:ensure("t", 1, { "CREATE TABLE t (a)" }))
       s:run("INSERT INTO t VALUES (1)")
       local ro = assert(Store.open(path, { readonly = true }))
@@ -288,12 +288,12 @@ describe("store", function()
       local deadline = core.monotime() + 30
       while not exists(ready) and core.monotime() < deadline do core.sleep(0.005) end
       assert.is_true(exists(ready), "the holder did not start")
-      local s, err = Store.open(path, { label = "prolific.bonuses:pay_all()", what = "journal" })
+      local s, err = Store.open(path, { label = "p.bonuses:pay_all()", what = "journal" })
       assert.is_nil(s)
       assert.are.equal("LOCKED", err.code)
       assert.are.equal(pid, err.holder.pid)
       assert.are.equal("spec holder", err.holder.label)
-      assert.matches(("prolific.bonuses:pay_all(): journal %s is in use by pid %d on "):format(path, pid),
+      assert.matches(("p.bonuses:pay_all(): journal %s is in use by pid %d on "):format(path, pid),
         err.message, 1, true)
       assert.matches("running spec holder", err.message, 1, true)
       -- refused while the holder still runs: the open did not wait for it
@@ -396,7 +396,7 @@ describe("store", function()
           bonuses = { { subs[1].id, 0.5 }, { subs[2].id, 0.5 } } })
         assert.is_false(ok)
         assert.are.equal(code, perr.code)
-        assert.matches("prolific.bonuses:pay_all(): journal " .. path .. " " .. text, tostring(perr), 1, true)
+        assert.matches("p.bonuses:pay_all(): journal " .. path .. " " .. text, tostring(perr), 1, true)
         for _, r in ipairs(env.requests()) do assert.are_not.equal("POST", r.method, r.path) end
         assert.are.equal(0, #env.control("GET", "ledger").ledger)
         -- and the file is as it was
@@ -425,7 +425,7 @@ describe("store", function()
       "cohort: cohort.store.open(): check must be \"quick\", \"full\" or \"none\"")
     local p = env.prolific()
     assert.has_error(function()
-      p.bonuses:pay_all { study = STUDY, bonuses = { { "a", 1 } }, journal = 5 }
-    end, "cohort: prolific.bonuses:pay_all(): journal must be a file path (or true: the study's cohort-<study id>.sqlite)")
+      p.bonuses:pay_all { study = STUDY, bonuses = { { "60bf9310e8dec401be6e9615", 1 } }, journal = 5 }
+    end, "cohort: p.bonuses:pay_all(): journal must be a file path (or true: the study's cohort-<study id>.sqlite)")
   end)
 end)

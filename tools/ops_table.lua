@@ -1,93 +1,76 @@
--- Print the markdown table "operation → Lua method" of docs/prolific.md from the one operations
--- table (lua/cohort/prolific/operations.lua), so the guide never drifts from the code.
+-- Print the markdown tables "operation → Lua method" and "object → verbs" of docs/prolific.md
+-- (or, given `questionpro`, of docs/questionpro.md) from the registry the generator fills
+-- (lua/cohort/resource.lua, from the rows of lua/cohort/<platform>/*.lua), so the guides never
+-- drift from the code.
 --
---   eval "$(make -s env)" && lua5.4 tools/ops_table.lua > /tmp/ops.md
+--   eval "$(make -s env)" && lua5.4 tools/ops_table.lua [prolific|questionpro] > /tmp/ops.md
 --
--- Rows are grouped by resource family in the order the client attaches them, and by
--- operationId within a family. A paging row named `list` gives `list`/`each`/`all`; another
--- paging row `x` gives `x`/`each_x`/`all_x` (see lua/cohort/resource.lua). A hand-written
--- resource method of the same name (resource_methods of the family module) replaces the
--- generated one; it is marked with a star.
-local operations = require "cohort.prolific.operations"
-
-local order, rows = {}, {}
-for i, family in ipairs(operations.FAMILIES) do order[family] = i end
-
-for op_id, row in pairs(operations) do
-  rows[#rows + 1] = { id = op_id, method = row[1], path = row[2], resource = row[3],
-    name = row[4], paging = row.paging }
-end
-
-local function family_rank(resource)
-  return order[resource] or math.huge
-end
-
-table.sort(rows, function(a, b)
-  local fa, fb = family_rank(a.resource), family_rank(b.resource)
-  if fa ~= fb then return fa < fb end
-  return a.id < b.id
-end)
-
-local hand = {}
-for _, family in ipairs(operations.FAMILIES) do
-  local mod = require("cohort.prolific." .. family)
-  for name in pairs(mod.resource_methods or {}) do hand[family .. ":" .. name] = true end
-end
-
-local function methods(r)
-  local star = hand[r.resource .. ":" .. r.name] and "\\*" or ""
-  local out = { ("`p.%s:%s()`%s"):format(r.resource, r.name, star) }
-  if r.paging then
-    local each = r.name == "list" and "each" or "each_" .. r.name
-    local all = r.name == "list" and "all" or "all_" .. r.name
-    out[#out + 1] = ("`:%s()`"):format(each)
-    out[#out + 1] = ("`:%s()`"):format(all)
-  end
-  return table.concat(out, ", ")
-end
+-- Rows come in the order of the family modules and, within a family, in the order of its
+-- rows. A paging row named `list` gives `list`/`each`/`all`; another paging row `x` gives
+-- `x`/`each_x`/`all_x`.
+local which = ... or "prolific"
+local P = require("cohort." .. which).platform()
 
 print("| operationId | HTTP | path | Lua | paging |")
 print("|---|---|---|---|---|")
-for _, r in ipairs(rows) do
-  print(("| %s | %s | `%s` | %s | %s |"):format(r.id, r.method, r.path, methods(r),
-    r.paging or ""))
-end
-print()
-print(("%d operations. \\* hand-written (validation or a friendlier return) over the generated "
-  .. "method of the same name."):format(#rows))
-
--- Hand-written resource methods that are not an operation of their own.
-local ops_names = {}
-for _, r in ipairs(rows) do ops_names[r.resource .. ":" .. r.name] = true end
-local extra = {}
-for _, family in ipairs(operations.FAMILIES) do
-  local mod = require("cohort.prolific." .. family)
-  local names = {}
-  for name in pairs(mod.resource_methods or {}) do
-    if not ops_names[family .. ":" .. name] then names[#names + 1] = name end
+local ops = 0
+for _, c in ipairs(P.rows) do
+  ops = ops + 1
+  local names = { ("`%s.%s:%s()`"):format(P.var, c.resource, c.name) }
+  if c.style then
+    names[2] = ("`:%s()`"):format(c.entries.each.name)
+    names[3] = ("`:%s()`"):format(c.entries.all.name)
   end
-  table.sort(names)
-  for _, name in ipairs(names) do extra[#extra + 1] = ("`p.%s:%s()`"):format(family, name) end
+  print(("| %s | %s | `%s` | %s | %s |"):format(c.op_id, c.method, c.path,
+    table.concat(names, ", "), c.style or ""))
 end
-if #extra > 0 then
-  print()
-  print("Helpers built on these operations: " .. table.concat(extra, ", ") .. ".")
+print()
+print(("%d operations, one method each (three for a list); every one checked against the "
+  .. "schema before it is sent."):format(ops))
+
+local helpers = {}
+for _, e in ipairs(P.entries) do
+  if e.kind == "helper" then helpers[#helpers + 1] = ("`%s`"):format(e.label) end
+end
+print()
+print("Bulk jobs and waits (cohort.workbench.bulk): " .. table.concat(helpers, ", ") .. ".")
+
+-- The objects the answers are wrapped in: their conventional name, verbs and methods.
+print()
+print("| object | written as | verbs (→ operation) | other methods |")
+print("|---|---|---|---|")
+local names = {}
+for name in pairs(P.classes) do names[#names + 1] = name end
+table.sort(names)
+for _, name in ipairs(names) do
+  local cls = P.classes[name]
+  local verbs, other = {}, {}
+  for vname, e in pairs(cls.entries) do
+    if e.kind == "verb" then
+      verbs[#verbs + 1] = ("`:%s()` %s"):format(vname, e.op)
+    else
+      other[#other + 1] = ("`:%s()`"):format(vname)
+    end
+  end
+  for m in pairs(cls.methods or {}) do other[#other + 1] = ("`:%s()`"):format(m) end
+  table.sort(verbs)
+  table.sort(other)
+  print(("| %s | `%s` | %s | %s |"):format(name, cls.var,
+    #verbs > 0 and table.concat(verbs, ", ") or "", table.concat(other, ", ")))
 end
 
--- The objects the answers are wrapped in, and their methods.
+-- Every departure from Prolific's OpenAPI file (tools/schema_overrides.lua), with its reason.
+if which ~= "prolific" then return end
+local S = require("cohort.schema").load "prolific"
 print()
-print("| object | methods |")
+print("### Where cohort departs from the spec")
+print()
+print("The schema follows Prolific's OpenAPI file except in these rows of the override table "
+  .. "(`tools/schema_overrides.lua`), each resolving a contradiction of the spec with itself or "
+  .. "with a live fact of the API:")
+print()
+print("| what | why |")
 print("|---|---|")
-for _, family in ipairs(operations.FAMILIES) do
-  local mod = require("cohort.prolific." .. family)
-  local classes = {}
-  for cname in pairs(mod.classes or {}) do classes[#classes + 1] = cname end
-  table.sort(classes)
-  for _, cname in ipairs(classes) do
-    local names = {}
-    for m in pairs(mod.classes[cname].methods or {}) do names[#names + 1] = "`:" .. m .. "()`" end
-    table.sort(names)
-    print(("| %s | %s |"):format(cname, #names > 0 and table.concat(names, " ")
-      or "(fields only)"))
-  end
+for _, o in ipairs(S.overrides) do
+  print(("| %s | %s |"):format(o.what, (o.why:gsub("|", "\\|"))))
 end

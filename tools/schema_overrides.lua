@@ -144,4 +144,38 @@ return {
       "RETURNED", "REJECTED", "SCREENED OUT", "UNKNOWN", "PROCESSING" } },
     why = "The spec spells TIME-OUT and omits PARTIALLY APPROVED, UNKNOWN and the transient "
       .. "PROCESSING; the live API answers TIMED-OUT and the others (api/README.md)." },
+
+  -- Bodies and filters the client needs that the spec leaves out (added by the client work).
+  { op = "GetStudies", query = { state = { type = "string" } },
+    why = "The parameter's description says it takes several statuses as \"(ACTIVE|PAUSED)\", "
+      .. "while its schema is an enum of single statuses; cohort sends either form and checks "
+      .. "each status itself." },
+  { op = "PublishStudy", body = { required = true, schema = { type = "object",
+      required = { "action" }, properties = {
+        action = { type = "string", enum = { "PUBLISH", "SCHEDULE_PUBLISH", "CANCEL_PUBLISH",
+          "PAUSE", "START", "STOP" } },
+        publish_at = { type = "string", format = "date-time" } } } },
+    why = "The study transitions of api/README.md include SCHEDULE_PUBLISH and CANCEL_PUBLISH, "
+      .. "and scheduling needs the time (`publish_at`, as in the collection transition); the "
+      .. "spec's body has only a free-text `action`, whose description lists PUBLISH, PAUSE, "
+      .. "START and STOP." },
+  { op = "ConfirmSubscription", body = { required = true, schema = { type = "object",
+      required = { "secret" }, properties = {
+        secret = { type = "string", min_length = 1 },
+        event_type = { type = "string" }, target_url = { type = "string" },
+        is_enabled = { type = "boolean" }, workspace_id = { type = "string", format = "objectId" } } } },
+    why = "A subscription is confirmed by posting back the X-Hook-Secret header of its creation "
+      .. "(api/README.md: Webhooks); the spec's body (SubscriptionDetail) has no `secret` field "
+      .. "and requires the subscription's fields, which cohort sends as well." },
+  { op = "UpdateWorkspace", body = { required = true, schema = { type = "object",
+      min_properties = 1, properties = { title = STR, description = STR,
+        naivety_distribution_rate = { type = "number", nullable = true, minimum = 0, maximum = 1 } } } },
+    why = "The update is a PATCH whose body the spec gives as the whole Workspace, requiring `id` "
+      .. "(the path's) and `title`; an update sends the fields it changes: title, description, "
+      .. "naivety_distribution_rate." },
+  { op = "UpdateProject", body = { required = true, schema = { type = "object",
+      min_properties = 1, properties = { title = STR, description = STR,
+        naivety_distribution_rate = { type = "number", nullable = true, minimum = 0, maximum = 1 } } } },
+    why = "As UpdateWorkspace: a PATCH of the fields it changes, not the whole Project with its "
+      .. "`id` and `title` required." },
 }

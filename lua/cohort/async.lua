@@ -618,7 +618,7 @@ end
 -- @tparam[opt] table client the client the call came through: names it in errors, and closing it
 --   ends the workers (the items not done get its `"closed"` error)
 -- @tparam[opt] string method the method to name in errors instead of `client:map()` (a bulk
---   helper's own name, e.g. `"prolific.submissions:get_many()"`)
+--   helper's own name, e.g. `"p.submissions:get_many()"`)
 -- @treturn table values, in input order (`values.n` = number of items; nil where one failed)
 -- @treturn table errors, by index (`errors.count` = how many failed)
 function M.map(items, fn, opts, client, method)

@@ -1,8 +1,8 @@
---- The client shared by both platforms: transport, decoding, objects and pagination.
+--- The client shared by both platforms: transport, decoding, objects and their classes.
 -- A platform module (`cohort.prolific`, `cohort.questionpro`) makes a client with its auth
--- scheme and base URL, then attaches resources generated from its declaration tables
--- (`cohort.resource`). This is the one place that turns a core result into `value` or
--- `nil, err`.
+-- scheme and base URL, then attaches the methods `cohort.resource` generates from its rows;
+-- lists go through `cohort.paging`. This is the one place that turns a core result into
+-- `value` or `nil, err`.
 -- @module cohort.client
 local compat = require "cohort.compat"
 local core = require "cohort.core"
@@ -281,7 +281,7 @@ end
 -- @tparam function fn returns a value, or nil, err
 -- @tparam[opt] table opts `concurrency`, `progress` (false: no bar), `label` (the bar's)
 -- @tparam[opt] string method for cohort's bulk helpers: the method to name in misuse errors
---   (e.g. `"prolific.submissions:get_many()"`) instead of `prolific:map()`
+--   (e.g. `"p.submissions:get_many()"`) instead of `prolific:map()`
 -- @treturn table values in input order (`n` = count; nil where an item failed)
 -- @treturn table errors by index (`count` = how many failed)
 function Client:map(items, fn, opts, method)
@@ -332,327 +332,64 @@ function Client:submit(req, callback)
 end
 
 --- The metatable for objects of class `name` on this client.
--- Class methods are closures over the client, so objects keep only the server's fields.
+-- @tparam string name
+-- @treturn ?table
 function Client:class(name)
   return self._classes[name]
 end
 
---- Register a class: `def.methods` (functions taking `(client, obj, ...)`), `def.tostring`.
+--- Register a class: `def.methods` (functions taking `(client, obj, ...)`), `def.getters`
+-- (fields computed on access, never stored: functions `(client, obj)`), `def.tostring`,
+-- `def.key` (function(obj) → its id), `def.var` (the conventional variable name in errors:
+-- `sub`). Methods are closures over the client, so objects keep only the server's fields; a
+-- method called with a dot (`sub.approve()`) raises and says so.
+-- @tparam string name
+-- @tparam table def
+-- @treturn table the metatable (`__methods` holds the methods, verbs are added there)
 function Client:define_class(name, def)
   local client = self
+  local var = def.var or name:lower()
   local methods = {}
-  for k, f in pairs(def.methods or {}) do
-    methods[k] = function(obj, ...) return f(client, obj, ...) end
-  end
   local mt = {
     __name = "cohort." .. name,
     __client = client, -- the client an object came from (cohort.workbench.review uses it)
-    __index = methods,
+    __methods = methods,
+    __key = def.key,
     __tostring = def.tostring and function(obj) return def.tostring(obj) end or nil,
   }
+  for k, f in pairs(def.methods or {}) do
+    methods[k] = function(obj, ...)
+      if getmetatable(obj) ~= mt then
+        util.misuse(("%s.%s()"):format(var, k), "called with a dot; write %s:%s(...)", var, k)
+      end
+      return f(client, obj, ...)
+    end
+  end
+  local getters = def.getters
+  if getters then
+    mt.__index = function(obj, k)
+      local m = methods[k]
+      if m ~= nil then return m end
+      local g = getters[k]
+      if g then return g(client, obj) end
+      return nil
+    end
+  else
+    mt.__index = methods
+  end
   self._classes[name] = mt
   return mt
 end
 
 --- Give a decoded JSON object its class (in place).
+-- @tparam string name the class
+-- @param obj a decoded value
+-- @return obj
 function Client:wrap(name, obj)
   if type(obj) ~= "table" then return obj end
   local mt = self._classes[name]
   if mt then setmetatable(obj, mt) end
   return obj
-end
-
--- ------------------------------------------------------------------ pagination
-
-local Page = { __name = "cohort.Page" }
-Page.__index = Page
-M.Page = Page
-
--- A count as a person would write it: an integer plainly, anything else (a float such as 1e300
--- or 2^63, which %d refuses) as Lua prints it.
-local function count_text(n)
-  if compat.math_type(n) == "integer" then return ("%d"):format(n) end
-  return tostring(n)
-end
-
-function Page:__tostring()
-  local what = self.class or "item"
-  local s = ("Page of %s %s"):format(count_text(#self), tostring(what))
-  if self.count ~= nil then s = s .. (" (%s in all)"):format(count_text(self.count)) end
-  if self.next then s = s .. ", more to come" end
-  return s
-end
-
--- The two paging styles. Each knows how to ask for the first page and how to find the next.
--- `page`: page + page_size, the live envelope {results, _links, meta}; `offset`: offset + limit.
-local styles = {}
-
--- The href of `_links.next`, when it is a usable string (JSON null decodes to a userdata).
-local function next_href(body)
-  local links = type(body._links) == "table" and body._links or nil
-  local n = links and links.next
-  local href = type(n) == "table" and n.href or n
-  if type(href) == "string" and href ~= "" then return href end
-  return nil
-end
-
--- offset and limit of a request: from the URL it followed, else from its query
-local function offset_limit(req)
-  local q = req.query or {}
-  local offset, limit = tonumber(q.offset), tonumber(q.limit)
-  if req.url then
-    offset = tonumber(req.url:match("[?&]offset=(%d+)")) or offset
-    limit = tonumber(req.url:match("[?&]limit=(%d+)")) or limit
-  end
-  return offset or 0, limit
-end
-
-
--- The count of an envelope, when it is a number (a count of another type is ignored).
-local function number_or_nil(v)
-  if type(v) == "number" and v == v then return v end
-  return nil
-end
-
-local function meta_count(body)
-  local meta = type(body.meta) == "table" and body.meta or nil
-  return number_or_nil(meta and meta.count) or number_or_nil(body.count)
-end
-
--- `items(body)` gives the list of the envelope, or nil when it has none; `key` names the
--- field(s) the list is in, for the message and the check of an empty one (Client:page).
-styles.page = {
-  key = "results",
-  first = function(query, size)
-    if size and query.page_size == nil then query.page_size = size end
-    return query
-  end,
-  items = function(body) return body.results end,
-  count = meta_count,
-  next = function(body)
-    local href = next_href(body)
-    return href and { url = href } or nil
-  end,
-}
-
-styles.offset = {
-  key = { "results", "data" },
-  first = function(query, size)
-    if size and query.limit == nil then query.limit = size end
-    return query
-  end,
-  items = function(body)
-    if body.results ~= nil then return body.results end
-    return body.data
-  end,
-  count = function(body) return meta_count(body) or number_or_nil(body.total) end,
-  -- offset paging: follow a next link when there is one, else ask for the next offset
-  next = function(body, req, got)
-    local href = next_href(body)
-    if href then return { url = href } end
-    local offset, limit = offset_limit(req)
-    limit = limit or got
-    if got == 0 or got < limit then return nil end
-    local count = styles.offset.count(body)
-    offset = offset + got
-    if type(count) == "number" and offset >= count then return nil end
-    local nq = {}
-    for k, v in pairs(req.query or {}) do nq[k] = v end
-    nq.offset, nq.limit = offset, limit
-    return { query = nq }
-  end,
-}
-M.styles = styles
-
--- The envelope's list, checked: nil and a message when the body is not an envelope holding an
--- array of objects. An empty Lua table is `[]` or `{}` in the text (the decoder makes both the
--- same), so for an empty list the raw text tells which.
-local function envelope_items(style, body, raw)
-  local keys = style.key
-  local names = type(keys) == "table" and table.concat(keys, '" or "') or keys
-  if type(body) ~= "table" or (next(body) ~= nil and #body > 0) then
-    return nil, ("expected a JSON object holding a list%s, got %s"):format(
-      names and (' in "%s"'):format(names) or "",
-      type(body) == "table" and "an array" or type(body) == "boolean" and "an empty or boolean answer"
-        or "a " .. type(body))
-  end
-  local items = style.items(body)
-  if items == nil then
-    return nil, ("expected a JSON object holding a list%s; the answer has none"):format(
-      names and (' in "%s"'):format(names) or "")
-  end
-  if type(items) ~= "table" then
-    return nil, ('the list%s is a %s, not an array'):format(
-      names and (' "%s"'):format(names) or "", type(items))
-  end
-  local n = #items
-  if n == 0 then
-    if next(items) ~= nil then
-      return nil, ("the list%s is an object, not an array"):format(
-        names and (' "%s"'):format(names) or "")
-    end
-    if keys and type(raw) == "string" then
-      local found = false
-      for _, k in ipairs(type(keys) == "table" and keys or { keys }) do
-        if raw:find('"' .. k .. '"%s*:%s*%[') then found = true end
-      end
-      if not found then
-        return nil, ("the list%s is an object, not an array"):format(
-          names and (' "%s"'):format(names) or "")
-      end
-    end
-  end
-  for i = 1, n do
-    if type(items[i]) ~= "table" then
-      return nil, ("item %d of the list is a %s, not an object"):format(i, type(items[i]))
-    end
-  end
-  return items
-end
-
---- Fetch one page. Returns a Page (array of objects with `.count` and `.next`) or nil, err.
--- `spec`: `{style=, class=, req=}`; `req.query` is not modified. An answer that is not an
--- envelope holding an array of objects (`{"results": 5}`, `{"results": {}}`, `[]`,
--- `{"results": [1, 2]}`) is an error of kind `"decode"`.
--- @treturn[1] Page
--- @return[2] nil
--- @treturn[2] cohort.Error
-function Client:page(spec, req)
-  local style = styles[spec.style]
-  if not req.compress then -- a list: worth compressing (a copy; the caller's table is kept)
-    local c = {}
-    for k, v in pairs(req) do c[k] = v end
-    c.compress, req = true, c
-  end
-  local body, result = self:send(req)
-  if body == nil then return nil, result end
-  local items, why = envelope_items(style, body, result and result.body)
-  if items == nil then
-    return nil, Error.new { kind = "decode", platform = self.platform, attempts = 1,
-      status = result and result.status, title = "Not a list", message = why,
-      method = req.method or "GET", url = result and result.url }
-  end
-  local page = setmetatable({ class = spec.class, count = style.count(body) }, Page)
-  for i = 1, #items do page[i] = self:wrap(spec.class, items[i]) end
-  local nxt = style.next(body, req, #items)
-  if nxt then
-    page.next = nxt.url or true
-    page._next = nxt
-  end
-  return page
-end
-
---- Iterate every item of every page, lazily, following `next` links.
--- A cycle guard stops at a `next` already visited — unless the server's count says items are
--- still missing, in which case (page-number paging) the next page number is asked for directly;
--- an item repeated from the page before (pages overlapping) is dropped; a 404 on a page after the first means the end; a `next` link to
--- another origin is refused (credentials never leave the API's host). Errors are raised (the
--- cohort.Error object), since nil ends a loop.
-function Client:iterate(spec, req, on_page)
-  local function key_of(r)
-    return r.url or core.build_url { base = self.base_url, path = r.path, ids = r.ids,
-      query = r.query }
-  end
-  local function derive(r, fields)
-    local d = { method = req.method, base = req.base, path = req.path, ids = req.ids,
-      headers = req.headers, timeout = req.timeout, query = req.query, retries = req.retries,
-      idempotent = req.idempotent, compress = true }
-    for k, v in pairs(fields) do d[k] = v end
-    return d
-  end
-  -- Duplicates only come from items shifting across a page boundary, so the ids of this page
-  -- and the one before are enough: memory stays flat however many pages there are.
-  local seen_urls, seen_ids, prev_ids = { [key_of(req)] = true }, {}, {}
-  local current, page, i, pages, unique = req, nil, 0, 0, 0
-  local page_no = tonumber(req.query and req.query.page) or 1
-  return function()
-    while true do
-      if page == nil then
-        if current == nil then return nil end
-        local p, err = self:page(spec, current)
-        pages, current = pages + 1, nil
-        if p == nil then
-          if pages > 1 and err.kind == "http" and err.status == 404 then return nil end
-          error(err, 0)
-        end
-        page, i = p, 0
-        prev_ids, seen_ids = seen_ids, {}
-        if on_page then on_page(p) end
-        local nxt = p._next
-        if nxt and #p > 0 then
-          local r = derive(req, { url = nxt.url, query = nxt.query or req.query })
-          if seen_urls[key_of(r)] and spec.style == "page" and p.count
-              and unique + #p < p.count then
-            -- the link repeats a page although items are missing: ask for the next number
-            local q = {}
-            for k, v in pairs(req.query or {}) do q[k] = v end
-            q.page = page_no + 1
-            r = derive(req, { query = q })
-          end
-          local key = key_of(r)
-          if not seen_urls[key] then
-            if r.url and not M.same_origin(self.base_url, r.url) then
-              error(Error.new { kind = "decode", platform = self.platform, attempts = 1,
-                title = "Bad next link", url = r.url,
-                message = "the next-page link leaves the API's origin; refusing to follow it" }, 0)
-            end
-            seen_urls[key] = true
-            current = r
-            page_no = tonumber(r.url and r.url:match("[?&]page=(%d+)")) or
-              tonumber(r.query and r.query.page) or page_no + 1
-          end
-        end
-      end
-      i = i + 1
-      local item = page[i]
-      if item == nil then
-        page = nil
-      else
-        local id = type(item) == "table" and item.id or nil
-        if id == nil or not (seen_ids[id] or prev_ids[id]) then
-          if id ~= nil then seen_ids[id] = true end
-          unique = unique + 1
-          return item
-        end
-      end
-    end
-  end
-end
-
---- Every item of every page in one array (or nil, err).
--- A progress bar on stderr (when it is a terminal, after half a second, and unless the call or
--- the client says `progress = false`) counts the items against the server's total.
-function Client:collect(spec, req)
-  local out = {}
-  local enabled = req.progress
-  if enabled == nil then enabled = self.progress end
-  local bar = require("cohort.prompt.progress").new { label = spec.class or "items", enabled = enabled,
-    delay = 0.5 }
-  -- the iterator is called directly, not by `for`, and under async.pcall: on plain Lua 5.1 a
-  -- task cannot yield from inside a for-in iterator or a pcall
-  local ok, err = async.pcall(function()
-    local it = self:iterate(spec, req, function(page)
-      if page.count and not bar.total then bar:set_total(page.count) end
-    end)
-    local item = it()
-    while item ~= nil do
-      out[#out + 1] = item
-      bar:add(1)
-      item = it()
-    end
-  end)
-  bar:finish()
-  if not ok then
-    if Error.is(err) then return nil, err end
-    error(err, 0)
-  end
-  return out
-end
-
---- Same scheme, host and port?
-function M.same_origin(a, b)
-  local function origin(u) return (u:match("^(%a[%w+.-]*://[^/?#]*)") or ""):lower() end
-  return origin(a) ~= "" and origin(a) == origin(b)
 end
 
 return M

@@ -1,5 +1,5 @@
---- Small helpers shared by the Lua layer (argument checking, shortening ids).
--- Not part of the public API.
+--- Small helpers shared by the Lua layer: the one misuse error, argument checks, ids for
+-- printing. Not part of the public API.
 -- @module cohort.util
 local M = {}
 
@@ -20,32 +20,60 @@ local function blame()
   end
   return 1
 end
-M.blame = blame
 
---- Raise a misuse error that names the method: "cohort: p.submissions:get(): id must be ...".
+--- Raise the misuse error, naming the method the user called:
+-- `cohort: p.submissions:get(): id must be ...`. Every misuse in cohort goes through here.
+-- @tparam string method the call as the user wrote it, e.g. `"sub:reject()"`
+-- @tparam string fmt a `string.format` pattern
+-- @param ... its values
 function M.misuse(method, fmt, ...)
   error(("cohort: %s: " .. fmt):format(method, ...), blame())
 end
 
+--- A value as misuse messages show it, with its type: `"150", a string`; `nil`.
+-- @param v any value
+-- @treturn string
+function M.show(v)
+  if v == nil then return "nil" end
+  return require("cohort.schema").show(v)
+end
+
 --- Check that every key of `t` is allowed; raise naming the method and the unknown key.
+-- @tparam string method
+-- @tparam table t
+-- @tparam table allowed set of allowed keys
 function M.check_keys(method, t, allowed)
   for k in pairs(t) do
-    if not allowed[k] then
-      error(("cohort: %s: unknown option '%s'"):format(method, tostring(k)), blame())
-    end
+    if not allowed[k] then M.misuse(method, "unknown option '%s'", tostring(k)) end
   end
 end
 
---- A well-formed id: a non-empty string of printable characters without spaces, at most 128.
+--- A well-formed id of unknown platform: a non-empty string of printable characters without
+-- spaces, at most 128 bytes (the operations check ids by their schema format instead).
+-- @tparam string method
+-- @tparam string field the argument as the user wrote it
+-- @param id the value
+-- @treturn string id
 function M.check_id(method, field, id)
   if not is_id(id) then
-    error(("cohort: %s: %s must be a non-empty id string without spaces (got %s)")
-      :format(method, field, type(id) == "string" and ("%q"):format(id) or type(id)), blame())
+    M.misuse(method, "%s must be a non-empty id string without spaces (got %s)", field, M.show(id))
   end
   return id
 end
 
+--- The keys of a set, sorted and joined with ", ".
+-- @tparam table set
+-- @treturn string
+function M.sorted_keys(set)
+  local t = {}
+  for k in pairs(set) do t[#t + 1] = tostring(k) end
+  table.sort(t)
+  return table.concat(t, ", ")
+end
+
 --- First 8 characters of an id and an ellipsis, for printing.
+-- @param id
+-- @treturn string
 function M.short_id(id)
   if type(id) ~= "string" then return tostring(id) end
   if #id > 8 then return id:sub(1, 8) .. "…" end

@@ -4,32 +4,50 @@
 --     local p = cohort.prolific{ token = os.getenv("PROLIFIC_TOKEN") }
 --     print(p.users:me())
 --
+-- Every method comes from the rows of the family modules (`cohort.prolific.<family>`) through
+-- `cohort.resource`, checked against `cohort.schema.prolific`; the journaled bulk jobs are
+-- attached by `cohort.workbench.bulk`.
 -- @module cohort.prolific
 local compat = require "cohort.compat"
 local client_mod = require "cohort.client"
 local resource = require "cohort.resource"
 local util = require "cohort.util"
-local operations = require "cohort.prolific.operations"
 
 local M = {}
 
 --- The default base URL.
 M.DEFAULT_URL = "https://api.prolific.com"
 
+--- The resource family modules, in the order the guide and the operations table list them.
+M.FAMILIES = { "users", "submissions", "studies", "bonuses", "messages", "workspaces",
+  "surveys", "collections", "hooks", "filters", "filter_sets", "groups", "invitations" }
+
 local OPTIONS = { token = true, base_url = true, timeout = true, connect_timeout = true,
   retries = true, ca_file = true, max_size = true, page_size = true, max_connections = true,
   retry_base = true, retry_cap = true, retry_budget = true, debug = true, progress = true, insecure = true }
 
+local platform
+
+--- The compiled rows of Prolific (`cohort.resource.platform`), made once.
+-- @treturn table
+function M.platform()
+  if platform == nil then
+    local families = {}
+    for i, name in ipairs(M.FAMILIES) do families[i] = require("cohort.prolific." .. name) end
+    platform = resource.platform { name = "prolific", var = "p", schema = "prolific",
+      families = families }
+    require("cohort.workbench.bulk").declare(platform)
+  end
+  return platform
+end
+
 --- Make a Prolific client.
--- @tparam[opt] table opts `token` (default `$PROLIFIC_TOKEN`; at least 8 characters, no control
---   characters), `base_url` (default
+-- @tparam[opt] table opts `token` (default `$PROLIFIC_TOKEN`), `base_url` (default
 --   `$PROLIFIC_URL` or `https://api.prolific.com`), `timeout` (total seconds per request,
 --   default 30), `connect_timeout` (default 10), `ca_file`, `max_size` (bytes, default 64 MiB),
 --   `page_size` (items per page when listing; the server's default is 20), `max_connections`
 --   (parallel connections to the API, default 16; further requests queue), `insecure` (allow
---   `http://` to a host other than loopback: 127.0.0.0/8, `[::1]`, `localhost`), `retries`
---   (retries after the first attempt for a request that is safe to repeat, as in requests and
---   urllib3: default 3, so 4 attempts at most; 0 turns retrying off), `retry_base`, `retry_cap` (seconds of
+--   `http://` to a host other than loopback), `retries`, `retry_base`, `retry_cap` (seconds of
 --   back-off: full jitter up to min(cap, base·2^n); defaults 0.25 and 8), `retry_budget`
 --   (seconds from the first attempt after which no retry starts; default 60).
 -- @treturn Client with resources `users`, `submissions`, …
@@ -56,13 +74,9 @@ function M.new(opts)
     retries = opts.retries, retry_base = opts.retry_base, retry_cap = opts.retry_cap,
     retry_budget = opts.retry_budget, debug = opts.debug, progress = opts.progress,
   }
-  local families = {}
-  for _, name in ipairs(operations.FAMILIES) do
-    local fam = require("cohort.prolific." .. name)
-    for cname, def in pairs(fam.classes or {}) do c:define_class(cname, def) end
-    families[name] = fam
-  end
-  resource.attach(c, operations, families)
+  local P = M.platform()
+  resource.attach(c, P)
+  require("cohort.workbench.bulk").attach(c, P)
   return c
 end
 

@@ -1,5 +1,5 @@
---- Prolific surveys: surveys built from sections or flat questions, their responses and the
--- aggregated summary.
+--- Prolific surveys: rows, validators and the `Survey`, `SurveyResponse` and `SurveySummary`
+-- classes.
 --
 --     local survey = assert(p.surveys:create{
 --       researcher_id = me.id, title = "Ice cream",
@@ -15,216 +15,54 @@
 -- Prolific names a survey's id `_id` (a response's too, in detail; a response in a list has
 -- `id`). Both are kept as the server sent them; the methods read whichever is present.
 --
--- Survey limits checked before sending (from Prolific's spec): a question type is `"single"` or
--- `"multiple"`; a section holds 1 to 5 questions; a question has 1 to 10 answer options; a
--- question title is at most 200 characters and an answer value at most 140. A survey has either
--- `sections` or `questions`, not both (only sections render in the Prolific app).
+-- The schema checks the survey limits (a question type is `"single"` or `"multiple"`, a
+-- section holds at most 5 questions, a question at most 10 answers, a title at most 200
+-- characters, an answer at most 140); a survey has either `sections` or `questions`, not both
+-- (only sections render in the Prolific app).
 --
 -- Attention checks: a question whose title starts with "Attention check" is an attention-check
 -- question; the sandbox's simulated participants answer it with its first answer option unless
 -- they are simulated to fail it (see `cohort.sandbox.prolific_surveys`). Put the correct answer
 -- first.
 -- @module cohort.prolific.surveys
-local compat = require "cohort.compat"
 local util = require "cohort.util"
 
 local M = {}
 
---- Question types.
-M.QUESTION_TYPES = { single = true, multiple = true }
+local function describe(v) return util.show(v) end
 
---- Survey limits (Prolific's spec).
-M.LIMITS = { section_questions = 5, question_answers = 10, question_title = 200,
-  answer_value = 140 }
+local function survey_id(s) return rawget(s, "_id") or rawget(s, "id") end
 
-local function ulen(s) return compat.utf8_len(s) or #s end
-
-local function is_array(t)
-  if type(t) ~= "table" then return false end
-  local n = 0
-  for _ in pairs(t) do n = n + 1 end
-  return n == #t
+local function non_empty(ctx, list, where)
+  if type(list) == "table" and #list == 0 then ctx.misuse("%s must not be empty", where) end
 end
 
-local function describe(v)
-  if type(v) == "string" then return ("%q"):format(v) end
-  return type(v)
-end
-
-local function check_question(label, where, q)
-  if type(q) ~= "table" then util.misuse(label, "%s must be a table", where) end
-  util.check_keys(label .. " " .. where, q, { id = true, title = true, type = true, answers = true })
-  if type(q.title) ~= "string" or q.title == "" then
-    util.misuse(label, "%s.title must be a non-empty string (got %s)", where, describe(q.title))
-  end
-  if ulen(q.title) > M.LIMITS.question_title then
-    util.misuse(label, "%s.title must be at most %d characters (got %d)", where,
-      M.LIMITS.question_title, ulen(q.title))
-  end
-  if not M.QUESTION_TYPES[q.type] then
-    util.misuse(label, "%s.type must be one of multiple, single (got %s)", where, describe(q.type))
-  end
-  if not is_array(q.answers) or #q.answers == 0 then
-    util.misuse(label, "%s.answers must be a non-empty array of {value = ...}", where)
-  end
-  if #q.answers > M.LIMITS.question_answers then
-    util.misuse(label, "%s.answers has %d options; at most %d are allowed", where, #q.answers,
-      M.LIMITS.question_answers)
-  end
-  for j, a in ipairs(q.answers) do
-    local aw = ("%s.answers[%d]"):format(where, j)
-    if type(a) ~= "table" then util.misuse(label, "%s must be a table {value = ...}", aw) end
-    util.check_keys(label .. " " .. aw, a, { id = true, value = true })
-    local v = a.value
-    if type(v) ~= "string" and type(v) ~= "boolean" then
-      util.misuse(label, "%s.value must be a string (got %s)", aw, describe(v))
-    end
-    if type(v) == "string" and (v == "" or ulen(v) > M.LIMITS.answer_value) then
-      util.misuse(label, "%s.value must be 1 to %d characters (got %d)", aw,
-        M.LIMITS.answer_value, ulen(v))
-    end
+local function check_questions(ctx, qs, where)
+  non_empty(ctx, qs, where)
+  for j, q in ipairs(type(qs) == "table" and qs or {}) do
+    if type(q) == "table" then non_empty(ctx, q.answers, ("%s[%d].answers"):format(where, j)) end
   end
 end
 
---- Check a survey body (`CreateSurvey`): title, researcher_id, and either sections or questions
--- within the survey limits. Raises naming the method and the offending field.
-function M.prepare_create(label, args)
-  if type(args.title) ~= "string" or args.title == "" then
-    util.misuse(label, "title must be a non-empty string")
-  end
-  util.check_id(label, "researcher_id", args.researcher_id)
+--- Check a survey body beyond its schema: either `sections` or `questions`, none empty.
+-- @tparam table args
+-- @tparam table ctx
+-- @treturn table args
+function M.check_survey(args, ctx)
   local has_s, has_q = args.sections ~= nil, args.questions ~= nil
   if has_s == has_q then
-    util.misuse(label, "give either sections or questions (got %s)",
-      has_s and "both" or "neither")
+    ctx.misuse("give either sections or questions (got %s)", has_s and "both" or "neither")
   end
   if has_s then
-    if not is_array(args.sections) or #args.sections == 0 then
-      util.misuse(label, "sections must be a non-empty array")
-    end
-    for i, s in ipairs(args.sections) do
-      local where = ("sections[%d]"):format(i)
-      if type(s) ~= "table" then util.misuse(label, "%s must be a table", where) end
-      util.check_keys(label .. " " .. where, s, { id = true, title = true, questions = true })
-      if type(s.title) ~= "string" or s.title == "" then
-        util.misuse(label, "%s.title must be a non-empty string", where)
-      end
-      if not is_array(s.questions) or #s.questions == 0 then
-        util.misuse(label, "%s.questions must be a non-empty array", where)
-      end
-      if #s.questions > M.LIMITS.section_questions then
-        util.misuse(label, "%s.questions has %d questions; a section holds at most %d", where,
-          #s.questions, M.LIMITS.section_questions)
-      end
-      for j, q in ipairs(s.questions) do
-        check_question(label, ("%s.questions[%d]"):format(where, j), q)
-      end
+    non_empty(ctx, args.sections, "sections")
+    for i, sec in ipairs(type(args.sections) == "table" and args.sections or {}) do
+      if type(sec) == "table" then check_questions(ctx, sec.questions, ("sections[%d].questions"):format(i)) end
     end
   else
-    if not is_array(args.questions) or #args.questions == 0 then
-      util.misuse(label, "questions must be a non-empty array")
-    end
-    for j, q in ipairs(args.questions) do
-      check_question(label, ("questions[%d]"):format(j), q)
-    end
+    check_questions(ctx, args.questions, "questions")
   end
   return args
 end
-
-local function check_question_responses(label, where, list)
-  if not is_array(list) then util.misuse(label, "%s must be an array", where) end
-  for i, q in ipairs(list) do
-    local qw = ("%s[%d]"):format(where, i)
-    if type(q) ~= "table" then util.misuse(label, "%s must be a table", qw) end
-    util.check_keys(label .. " " .. qw, q, { question_id = true, question_title = true,
-      answers = true })
-    util.check_id(label, qw .. ".question_id", q.question_id)
-    if type(q.question_title) ~= "string" then
-      util.misuse(label, "%s.question_title must be a string", qw)
-    end
-    if not is_array(q.answers) then util.misuse(label, "%s.answers must be an array", qw) end
-    for j, a in ipairs(q.answers) do
-      local aw = ("%s.answers[%d]"):format(qw, j)
-      if type(a) ~= "table" then util.misuse(label, "%s must be a table", aw) end
-      util.check_id(label, aw .. ".answer_id", a.answer_id)
-      if a.value == nil then util.misuse(label, "%s.value is required", aw) end
-    end
-  end
-end
-
---- Check a response body (`CreateResponse`): participant and submission ids, and sections or
--- questions of the response schema.
-function M.prepare_response(label, args)
-  util.check_id(label, "participant_id", args.participant_id)
-  util.check_id(label, "submission_id", args.submission_id)
-  if args.sections == nil and args.questions == nil then
-    util.misuse(label, "give sections or questions (the answers)")
-  end
-  if args.sections ~= nil then
-    if not is_array(args.sections) then util.misuse(label, "sections must be an array") end
-    for i, s in ipairs(args.sections) do
-      local where = ("sections[%d]"):format(i)
-      if type(s) ~= "table" then util.misuse(label, "%s must be a table", where) end
-      util.check_id(label, where .. ".section_id", s.section_id)
-      check_question_responses(label, where .. ".questions", s.questions)
-    end
-  end
-  if args.questions ~= nil then check_question_responses(label, "questions", args.questions) end
-  return args
-end
-
-local function prepare_list(label, args)
-  util.check_id(label, "researcher_id", args.researcher_id)
-  return args
-end
-
-local function check_paging(label, args)
-  for _, k in ipairs { "offset", "limit" } do
-    local v = args[k]
-    if v ~= nil and (compat.math_type(v) ~= "integer" or v < (k == "offset" and 0 or 1)) then
-      util.misuse(label, "%s must be a %s integer", k, k == "offset" and "non-negative" or "positive")
-    end
-  end
-  return args
-end
-
---- Operation rows (see `cohort.prolific.operations`).
-M.operations = {
-  CreateSurvey = { "POST", "/api/v1/surveys/", "surveys", "create", class = "Survey",
-    body = { "researcher_id", "title", "sections", "questions" },
-    required = { "researcher_id", "title" },
-    prepare = function(...) return M.prepare_create(...) end },
-  GetSurveys = { "GET", "/api/v1/surveys/", "surveys", "list", paging = "offset",
-    class = "Survey", query = { "researcher_id", "offset", "limit" },
-    required = { "researcher_id" },
-    prepare = function(label, args) return check_paging(label, prepare_list(label, args)) end },
-  GetSurvey = { "GET", "/api/v1/surveys/{survey_id}", "surveys", "get", class = "Survey" },
-  DeleteSurvey = { "DELETE", "/api/v1/surveys/{survey_id}", "surveys", "delete", query = {} },
-  GetResponses = { "GET", "/api/v1/surveys/{survey_id}/responses/", "surveys", "responses",
-    paging = "offset", class = "SurveyResponse", query = { "offset", "limit" },
-    prepare = check_paging },
-  GetResponse = { "GET", "/api/v1/surveys/{survey_id}/responses/{response_id}", "surveys",
-    "response", class = "SurveyResponse" },
-  CreateResponse = { "POST", "/api/v1/surveys/{survey_id}/responses/", "surveys",
-    "add_response", class = "SurveyResponse",
-    body = { "participant_id", "submission_id", "sections", "questions" },
-    required = { "participant_id", "submission_id" },
-    prepare = function(...) return M.prepare_response(...) end },
-  DeleteResponse = { "DELETE", "/api/v1/surveys/{survey_id}/responses/{response_id}", "surveys",
-    "delete_response", query = {} },
-  DeleteResponses = { "DELETE", "/api/v1/surveys/{survey_id}/responses/", "surveys",
-    "delete_responses", query = {} },
-  GetSummary = { "GET", "/api/v1/surveys/{survey_id}/responses/summary/", "surveys", "summary",
-    class = "SurveySummary" },
-}
-
---- Hand-written resource methods: name → function(resource, ...).
-M.resource_methods = {}
-
---- Classes: name → `{methods =, tostring =}`.
-M.classes = {}
-
-local function survey_id(s) return s._id or s.id end
 
 --- Turn `answers = {[question title or id] = value or {values...}}` into the `sections` or
 -- `questions` of a response, using the survey's own structure (ids, titles). Raises on an
@@ -251,7 +89,7 @@ function M.build_answers(label, survey, answers)
         if opt.value == v or opt.id == v then found = opt break end
       end
       if not found then
-        util.misuse(label, "answers[%q]: %s is not one of the question's answer values", key,
+        util.misuse(label, "answers[%q] must be one of the question's answer values (got %s)", key,
           describe(v))
       end
       out[#out + 1] = { answer_id = found.id, value = found.value }
@@ -273,121 +111,66 @@ function M.build_answers(label, survey, answers)
   for k in pairs(answers) do
     if not used[k] then
       util.misuse(label, "answers[%s]: no question of the survey has this title or id",
-        describe(k))
+        type(k) == "string" and ("%q"):format(k) or tostring(k))
     end
   end
   return body
 end
 
---- Add many responses to a survey, `concurrency` at a time; every response is checked before
--- the first is sent.
---
---     local saved, errors = p.surveys:add_responses(survey_id, bodies, { concurrency = 8 })
---
--- @function p.surveys:add_responses
--- @tparam string survey_id
--- @tparam table responses an array of response bodies as for `add_response`
---   (`participant_id`, `submission_id`, `sections` or `questions`)
--- @tparam[opt] table opts `concurrency` (default 8, at most 64), `progress`
--- @treturn table SurveyResponses in input order (`n` = count; nil where one failed)
--- @treturn table errors by index (`count` = how many failed)
-function M.resource_methods.add_responses(res, survey_id, responses, opts)
-  local label = "prolific.surveys:add_responses()"
-  if type(responses) ~= "table" then util.misuse(label, "responses must be an array") end
-  local packs = {}
-  for i, body in ipairs(responses) do packs[i] = { survey_id, body } end
-  return require("cohort.resource").bulk(res._client, M.operations.CreateResponse, label, packs, opts)
-end
 
---- Methods of a Survey object.
-M.methods = {}
-
---- Every response of the survey, lazily, across pages (an iterator; it raises the
--- `cohort.Error` on failure, since nil ends a loop). Use `p.surveys:all_responses(id)` for an
--- array, `p.surveys:responses(id)` for one page.
--- @function Survey:responses
--- @tparam[opt] table opts `limit` (page size)
--- @treturn function iterator of SurveyResponse
-function M.methods.responses(client, survey, opts)
-  return client.surveys:each_responses(survey_id(survey), opts)
-end
-
---- The aggregated summary: per question, how many responses chose each answer.
--- @treturn[1] SurveySummary `{survey_id, questions = {{question_id, question, total_answers,
---   answers = {{answer_id, answer, count}}}}}`
--- @return[2] nil
--- @treturn[2] cohort.Error
-function M.methods.summary(client, survey)
-  return client.surveys:summary(survey_id(survey))
-end
-
---- Add a response to the survey.
--- @function Survey:add_response
--- @tparam table args `participant_id`, `submission_id`, and either `answers` (question title or
---   id → answer value, or an array of values for a multiple-answer question; the ids are filled
---   in from the survey) or the raw `sections`/`questions` of Prolific's response schema
--- @treturn[1] SurveyResponse
--- @return[2] nil
--- @treturn[2] cohort.Error
-function M.methods.add_response(client, survey, args)
-  local label = "Survey:add_response()"
-  if type(args) ~= "table" then
-    util.misuse(label, "expected a table {participant_id =, submission_id =, answers =}")
-  end
-  util.check_keys(label, args, { participant_id = true, submission_id = true, answers = true,
-    sections = true, questions = true })
-  local body = { participant_id = args.participant_id, submission_id = args.submission_id,
-    sections = args.sections, questions = args.questions }
+-- A response body: `answers` (question title or id → value) are turned into sections or
+-- questions with the survey's ids, when the call is made on a Survey.
+local function check_response(args, ctx)
   if args.answers ~= nil then
-    if args.sections or args.questions then
-      util.misuse(label, "give answers or sections/questions, not both")
+    if args.sections ~= nil or args.questions ~= nil then
+      ctx.misuse("give answers or sections/questions, not both")
     end
-    local built = M.build_answers(label, survey, args.answers)
-    body.sections, body.questions = built.sections, built.questions
+    if ctx.object == nil then
+      ctx.misuse("answers needs the survey's questions: call survey:add_response{...}")
+    end
+    local built = M.build_answers(ctx.label, ctx.object, args.answers)
+    args.answers, args.sections, args.questions = nil, built.sections, built.questions
   end
-  return client.surveys:add_response(survey_id(survey), body)
+  if args.sections == nil and args.questions == nil then
+    ctx.misuse("give sections or questions (the answers)")
+  end
+  return args
 end
 
---- Fetch one response of the survey.
--- @function Survey:response
--- @tparam string response_id
--- @treturn[1] SurveyResponse
--- @return[2] nil
--- @treturn[2] cohort.Error
-function M.methods.response(client, survey, response_id)
-  return client.surveys:response(survey_id(survey), response_id)
-end
+local function TRUE() return true end
 
---- Delete every response of the survey.
--- @treturn[1] true
--- @return[2] nil
--- @treturn[2] cohort.Error
-function M.methods.delete_responses(client, survey)
-  local ok, err = client.surveys:delete_responses(survey_id(survey))
-  if ok == nil then return nil, err end
-  return true
-end
+--- Rows (see `cohort.resource`).
+M.rows = {
+  { op = "CreateSurvey", resource = "surveys", name = "create", class = "Survey",
+    prepare = M.check_survey },
+  { op = "GetSurveys", resource = "surveys", name = "list", class = "Survey" },
+  { op = "GetSurvey", resource = "surveys", name = "get", class = "Survey",
+    verbs = { refresh = {} } },
+  { op = "DeleteSurvey", resource = "surveys", name = "delete", returns = TRUE,
+    returns_text = "true", verbs = { delete = { on = "Survey" } } },
+  { op = "GetResponses", resource = "surveys", name = "responses", class = "SurveyResponse",
+    verbs = { responses = { on = "Survey", rest = true, mode = "each" } } },
+  { op = "GetResponse", resource = "surveys", name = "response", class = "SurveyResponse",
+    verbs = { response = { on = "Survey", rest = true } } },
+  { op = "CreateResponse", resource = "surveys", name = "add_response", class = "SurveyResponse",
+    prepare = check_response,
+    verbs = { add_response = { on = "Survey", rest = true,
+      note = "`answers`: question title or id → answer value (or an array of values); the ids come from the survey" } } },
+  { op = "DeleteResponse", resource = "surveys", name = "delete_response", returns = TRUE,
+    returns_text = "true" },
+  { op = "DeleteResponses", resource = "surveys", name = "delete_responses", returns = TRUE,
+    returns_text = "true",
+    verbs = { delete_responses = { on = "Survey" } } },
+  { op = "GetSummary", resource = "surveys", name = "summary", class = "SurveySummary",
+    verbs = { summary = { on = "Survey" } } },
+}
 
---- Delete the survey.
--- @treturn[1] true
--- @return[2] nil
--- @treturn[2] cohort.Error
-function M.methods.delete(client, survey)
-  local ok, err = client.surveys:delete(survey_id(survey))
-  if ok == nil then return nil, err end
-  return true
-end
-
---- Fetch the survey again.
--- @treturn[1] Survey
--- @return[2] nil
--- @treturn[2] cohort.Error
-function M.methods.refresh(client, survey)
-  return client.surveys:get(survey_id(survey))
-end
+--- Methods of a Survey object besides its verbs.
+M.methods = {}
 
 --- Every question of the survey in order (flattening sections), each `{id, title, type,
 -- answers}`.
+-- @treturn table
 function M.methods.questions_list(_, survey)
   local out = {}
   if type(survey.sections) == "table" then
@@ -402,6 +185,8 @@ function M.methods.questions_list(_, survey)
 end
 
 --- `Survey 62fcb37b… "Do you like ice cream?" (1 section, 2 questions)`
+-- @tparam table survey
+-- @treturn string
 function M.tostring(survey)
   local nq = #M.methods.questions_list(nil, survey)
   local ns = type(survey.sections) == "table" and #survey.sections or 0
@@ -412,10 +197,13 @@ function M.tostring(survey)
     table.concat(parts, ", "))
 end
 
-M.classes.Survey = { methods = M.methods, tostring = M.tostring }
+--- Classes.
+M.classes = {}
+
+M.classes.Survey = { var = "survey", key = survey_id, methods = M.methods, tostring = M.tostring }
 
 M.classes.SurveyResponse = {
-  methods = {},
+  var = "response", key = survey_id,
   --- `SurveyResponse 63063d07… participant 5c83c95d… (submission 63063cfc…)`
   tostring = function(r)
     return ("SurveyResponse %s participant %s (submission %s)"):format(
@@ -439,6 +227,7 @@ local function summary_count(_, summary, question, answer)
 end
 
 M.classes.SurveySummary = {
+  var = "summary", key = function(x) return x.survey_id end,
   methods = { count = summary_count },
   --- `SurveySummary 63346b3a… 2 questions, 10 answers`
   tostring = function(s)

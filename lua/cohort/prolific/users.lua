@@ -4,12 +4,14 @@ local util = require "cohort.util"
 
 local M = {}
 
-M.operations = {
-  GetUser = { "GET", "/api/v1/users/me/", "users", "me", class = "User" },
+--- Rows (see `cohort.resource`).
+M.rows = {
+  { op = "GetUser", resource = "users", name = "me", class = "User" },
 }
 
+--- Classes.
 M.classes = {
-  User = { tostring = function(u)
+  User = { var = "me", tostring = function(u)
     return ("User %s %s"):format(util.short_id(u.id), tostring(u.email or u.name or ""))
   end },
 }

@@ -7,10 +7,11 @@
 -- line and fields, pages as tables). Errors are shown as one readable line, never a traceback.
 -- Globals made at the prompt live in the session's own environment, not in `_G`.
 --
--- `help(x)` describes a client, a resource, an object, a Page, a module or a function: methods
--- with the first line of their LDoc comment (read from the Lua source files, found through
--- `debug.getinfo`), and for methods generated from operation rows, the HTTP method, the path,
--- the arguments and the class of the answer.
+-- `help(x)` describes a client, a resource, an object, a Page, a module or a function. A method
+-- or verb generated from rows, and a bulk helper, is described from the registry that
+-- `cohort.resource` fills (its call, the operation's summary, what it returns, the HTTP method
+-- and path); any other function by the first line of its LDoc comment (read from the Lua
+-- source, found through `debug.getinfo`).
 -- @module cohort.prompt.repl
 local compat = require "cohort.compat"
 local pretty = require "cohort.prompt.pretty"
@@ -36,23 +37,12 @@ local function source_lines(path)
   return lines or nil
 end
 
--- The upvalue named `name` of `fn`, searching closures held in upvalues too (depth 2).
-local function upvalue(fn, name, depth)
-  depth = depth or 2
-  for i = 1, 60 do
+-- The upvalue named `name` of `fn`.
+local function upvalue(fn, name)
+  for i = 1, 255 do
     local n, v = debug.getupvalue(fn, i)
     if n == nil then break end
     if n == name then return v end
-  end
-  if depth > 1 then
-    for i = 1, 60 do
-      local n, v = debug.getupvalue(fn, i)
-      if n == nil then break end
-      if type(v) == "function" then
-        local found = upvalue(v, name, depth - 1)
-        if found ~= nil then return found end
-      end
-    end
   end
   return nil
 end
@@ -60,7 +50,7 @@ end
 local function is_wrapper(fn)
   -- class methods are wrapped by client:define_class: function(obj, ...) return f(client, obj, ...)
   local info = debug.getinfo(fn, "S")
-  return info.source:find("cohort[/\\]client%.lua$") ~= nil and type(upvalue(fn, "f", 1)) == "function"
+  return info.source:find("cohort[/\\]client%.lua$") ~= nil and type(upvalue(fn, "f")) == "function"
 end
 
 --- The LDoc comment block above a Lua function's definition, as lines without the dashes.
@@ -69,7 +59,7 @@ end
 -- @treturn ?table array of lines, or nil when there is none (C functions, no comment)
 function M.doc_lines(fn)
   if type(fn) ~= "function" then return nil end
-  if is_wrapper(fn) then fn = upvalue(fn, "f", 1) end
+  if is_wrapper(fn) then fn = upvalue(fn, "f") end
   local info = debug.getinfo(fn, "S")
   if info.what ~= "Lua" or info.source:sub(1, 1) ~= "@" or info.linedefined < 1 then return nil end
   local lines = source_lines(info.source:sub(2))
@@ -93,56 +83,36 @@ function M.doc_lines(fn)
   return out
 end
 
-local VERBS = { GET = true, POST = true, PUT = true, PATCH = true, DELETE = true }
-
--- The operation row behind a generated resource method, if any: a method made from a row
--- (by `cohort.resource` or a platform's own attach) keeps the row in an upvalue named `row`.
-local function row_of(fn)
-  local info = debug.getinfo(fn, "S")
-  if info.what ~= "Lua" then return nil end
-  local row = upvalue(fn, "row", 2)
-  if type(row) == "table" and VERBS[row[1]] and type(row[2]) == "string"
-      and row[2]:sub(1, 1) == "/" then
-    return row
+--- The help of a generated method, verb or helper: what the registry of `cohort.resource`
+-- holds about it, as lines.
+-- @tparam table e a registry entry
+-- @treturn table lines
+function M.entry_lines(e)
+  local out = { e.call }
+  if e.summary then out[#out + 1] = "  " .. e.summary end
+  out[#out + 1] = "  returns " .. e.returns
+  if e.op then out[#out + 1] = ("  operation %s: %s"):format(e.op, e.http) end
+  if e.via then
+    out[#out + 1] = ("  sends %s%s"):format(e.via, e.fixed and (" with " .. e.fixed) or "")
   end
-  return nil
+  if e.module then out[#out + 1] = "  from " .. e.module end
+  if e.note then out[#out + 1] = "  " .. e.note end
+  return out
 end
 
-local function row_args(row)
-  local args = {}
-  for name in row[2]:gmatch("{([^}]*)}") do args[#args + 1] = name end
-  local keys = (row[1] == "GET" or row[1] == "DELETE") and row.query or row.body
-  if keys and #keys > 6 then
-    args[#args + 1] = "{" .. table.concat(keys, ", ", 1, 5) .. ", …}"
-  elseif keys and #keys > 0 then
-    args[#args + 1] = "{" .. table.concat(keys, ", ") .. "}"
-  elseif not keys and row[1] ~= "GET" and row[1] ~= "DELETE" then
-    args[#args + 1] = "{...}"
-  end
-  return table.concat(args, ", ")
-end
-
---- One line describing a method: its arguments and the first line of its documentation.
+--- One line describing a method: for a generated one its call, what it returns and its
+-- operation; otherwise the first line of its documentation.
 -- @tparam string name the method's name
 -- @tparam function fn
 -- @treturn string
 function M.describe(name, fn)
-  local row = row_of(fn)
-  if row then
-    local what = row.class or "the answer"
-    local verb
-    if row.paging then
-      if name == "each" or name:match("^each_") then
-        verb = ("iterate every %s of every page"):format(what)
-      elseif name == "all" or name:match("^all_") then
-        verb = ("array of every %s of every page"):format(what)
-      else
-        verb = ("one page of %s"):format(what)
-      end
-    else
-      verb = row.class and ("→ " .. row.class) or "→ decoded JSON"
+  local e = require("cohort.resource").entry_of(fn)
+  if e then
+    local s = ("%s  → %s"):format(e.call, e.returns)
+    if e.op then
+      s = s .. ("  [%s%s: %s]"):format(e.op, e.fixed and (" with " .. e.fixed) or "", e.http)
     end
-    return ("%s(%s)  %s  [%s %s]"):format(name, row_args(row), verb, row[1], row[2])
+    return s
   end
   local doc = M.doc_lines(fn)
   local first = doc and doc[1] or ""
@@ -195,8 +165,8 @@ function M.help(...)
   local lines = {}
   local function add(s) lines[#lines + 1] = s end
   if type(x) == "function" then
-    local row = row_of(x)
-    if row then return M.describe("method", x) end
+    local e = require("cohort.resource").entry_of(x)
+    if e then return table.concat(M.entry_lines(e), "\n") end
     local doc = M.doc_lines(x)
     if not doc then return "a function (no documentation found)" end
     return table.concat(doc, "\n")
@@ -214,30 +184,35 @@ function M.help(...)
     add("Client methods:")
     local mt = getmetatable(x)
     for _, k in ipairs(methods_of(mt)) do
-      if k ~= "class" and k ~= "define_class" and k ~= "wrap" and k ~= "decode" and k ~= "page"
-          and k ~= "iterate" and k ~= "collect" then
+      if k ~= "class" and k ~= "define_class" and k ~= "wrap" and k ~= "decode" then
         add("  " .. M.describe(k, mt[k]))
       end
     end
   elseif name == "cohort.Resource" then
-    add(("%s.%s — methods:"):format(x._platform, x._name))
+    local P = require("cohort.resource").registry[x._platform]
+    add(("%s.%s — methods:"):format(P and P.var or x._platform, x._name))
     for _, k in ipairs(methods_of(x)) do add("  " .. M.describe(k, x[k])) end
-    add("Misuse raises; runtime failures return nil, err; each() raises the error object.")
+    add("list: one page; each: every item of every page, lazily (it raises the error object,")
+    add("since nil ends a loop); all: an array of every item. Misuse raises before anything is")
+    add("sent; runtime failures return nil, err.")
   elseif name == "cohort.Page" then
     add(tostring(x))
-    add("A Page is an array of objects (x[1], #x, ipairs(x)) with fields count (total on the")
-    add("server) and next (more pages). each{...} walks every page; all{...} collects them.")
+    add("A Page is one page: an array of objects (x[1], #x, ipairs(x)) with fields count (total")
+    add("on the server) and next (more pages). each{...} iterates every page lazily; all{...}")
+    add("collects every item.")
     if type(x[1]) == "table" then add("Items: help(x[1]).") end
   elseif name == "cohort.Error" then
     add(tostring(x))
     add("A cohort.Error: fields kind, status, code, title, message, detail, fields (per-field")
     add("messages), platform, method, url, attempts, retry_after.")
-  elseif type(x) == "table" and getmetatable(x) and type(getmetatable(x).__index) == "table" then
+  elseif type(x) == "table" and getmetatable(x) and (type(getmetatable(x).__index) == "table"
+      or getmetatable(x).__methods) then
     -- an object: its class's methods and its fields
     local mt = getmetatable(x)
+    local methods = mt.__methods or mt.__index
     add(tostring(x))
     add(("Methods of %s:"):format((name or "object"):gsub("^cohort%.", "")))
-    for _, k in ipairs(methods_of(mt.__index)) do add("  " .. M.describe(k, mt.__index[k])) end
+    for _, k in ipairs(methods_of(methods)) do add("  " .. M.describe(k, methods[k])) end
     local fields = {}
     for k in pairs(x) do if type(k) == "string" then fields[#fields + 1] = k end end
     table.sort(fields)

@@ -46,51 +46,6 @@ local OPTIONS = { api_key = true, datacenter = true, base_url = true, auth = tru
   insecure = true, time_zones = true, max_connections = true, retry_base = true,
   retry_cap = true, retry_budget = true, debug = true, progress = true }
 
--- ------------------------------------------------------------------ paging style "qp"
-
--- QuestionPro's lists: {"response": [...], "pagination": {"perPage", "totalItems",
--- "currentPage", "totalPages", "links": {...}}} over page (from 1) and perPage (default 100).
--- The next page is computed (page + 1) rather than read from links.next, so no link ever
--- carries the key; the iteration goes on while the server says there are more pages, or — when
--- it gives no pagination — while pages come back full (never stopping at the default 100).
-local function copy(t)
-  local c = {}
-  for k, v in pairs(t or {}) do c[k] = v end
-  return c
-end
-
-client_mod.styles.qp = {
-  first = function(query, size)
-    if size and query.perPage == nil then query.perPage = size end
-    return query
-  end,
-  items = function(body)
-    local r = body.response
-    if type(r) == "table" then return r end
-    return {}
-  end,
-  count = function(body)
-    local p = body.pagination
-    return type(p) == "table" and compat.tointeger(tonumber(p.totalItems)) or nil
-  end,
-  next = function(body, req, got)
-    if got == 0 then return nil end
-    local p = type(body.pagination) == "table" and body.pagination or {}
-    local q = req.query or {}
-    local current = tonumber(p.currentPage) or tonumber(q.page) or 1
-    local total = tonumber(p.totalPages)
-    if total then
-      if current >= total then return nil end
-    else
-      local per = tonumber(p.perPage) or tonumber(q.perPage) or M.DEFAULT_PER_PAGE
-      if got < per then return nil end
-    end
-    local nq = copy(q)
-    nq.page = compat.tointeger(current + 1)
-    return { query = nq }
-  end,
-}
-
 -- ------------------------------------------------------------------ errors
 
 --- The reasons `M.reason` gives, by HTTP status (then QuestionPro id for 400 and 403).
@@ -182,166 +137,31 @@ local function qp_decode(self, result)
   return client_mod.Client.decode(self, result)
 end
 
--- ------------------------------------------------------------------ methods from rows
+-- ------------------------------------------------------------------ rows
 
---- Check a QuestionPro id (an integer, or a string of digits) and return it as a string.
--- @tparam string label the method, for the message
--- @tparam string field the argument's name
--- @param v the value
--- @treturn string
-function M.check_id(label, field, v)
+-- Path ids: integers, or strings of digits (checked by the schema as positive integers).
+local function id_in(v)
+  if type(v) == "string" and v:match("^%d+$") and #v <= 18 then return compat.tointeger(tonumber(v)) end
   if compat.math_type(v) == "float" and v == math.floor(v) and v > 0 and v < 2 ^ 53 then
-    v = compat.tointeger(v)
+    return compat.tointeger(v)
   end
-  if compat.math_type(v) == "integer" and v > 0 then return ("%d"):format(v) end
-  if type(v) == "string" and v:match("^%d+$") and #v <= 19 and v:match("[1-9]") then return v end
-  util.misuse(label, "%s must be a positive integer id such as 7654321 (got %s)", field,
-    type(v) == "string" and ("%q"):format(v) or tostring(v))
+  return v
 end
 
--- Iterate over every item of every page of a POST request, sending the body with each page.
-local function iterate_post(c, spec, req)
-  local current, page, i = req, nil, 0
-  return function()
-    while true do
-      if page == nil then
-        if current == nil then return nil end
-        local p, err = c:page(spec, current)
-        if p == nil then error(err, 0) end
-        page, i = p, 0
-        local nxt = p._next
-        if nxt and #p > 0 then
-          current = { method = req.method, path = req.path, ids = req.ids, query = nxt.query,
-            body = req.body, headers = req.headers, timeout = req.timeout }
-        else
-          current = nil
-        end
-      end
-      i = i + 1
-      local item = page[i]
-      if item == nil then page = nil else return item end
-    end
+local function id_out(v) return ("%d"):format(v) end
+
+local platform
+
+--- The compiled rows of QuestionPro (`cohort.resource.platform`), made once.
+-- @treturn table
+function M.platform()
+  if platform == nil then
+    platform = resource.platform { name = "questionpro", var = "q", schema = "questionpro",
+      families = { require "cohort.questionpro.surveys", responses },
+      id_in = id_in, id_out = id_out, unwrap = "response" }
+    require("cohort.workbench.bulk").declare(platform)
   end
-end
-
-local function collect(iter_fn)
-  local out = {}
-  local ok, err = pcall(function()
-    for item in iter_fn() do out[#out + 1] = item end
-  end)
-  if not ok then
-    if Error.is(err) then return nil, err end
-    error(err, 0)
-  end
-  return out
-end
-
-local create_many
-
---- Post many responses to a survey, `concurrency` at a time (default 8, at most 64). Every
--- response is checked before the first is sent.
---
---     local saved, errors = q.responses:create_many(7654321, trials, { concurrency = 8 })
---
--- @function q.responses:create_many
--- @tparam integer|string survey_id
--- @tparam table list an array of response bodies, as for `create`
--- @tparam[opt] table opts `concurrency`, `progress`
--- @treturn table the created responses in input order (`n` = count; nil where one failed)
--- @treturn table errors by index (`count` = how many failed)
-create_many = function(res, survey_id, list, opts)
-  local label = "questionpro.responses:create_many()"
-  if type(list) ~= "table" then util.misuse(label, "expected an array of responses") end
-  opts = opts or {}
-  if type(opts) ~= "table" then util.misuse(label, "options must be a table") end
-  util.check_keys(label, opts, { concurrency = true, progress = true })
-  local row = require("cohort.questionpro.operations").CreateResponse
-  for i, body in ipairs(list) do
-    local ok, err = pcall(row._build, survey_id, body)
-    if not ok then
-      util.misuse(label, "item %d: %s", i, (tostring(err):gsub("^.-cohort: .-%(%): ", "")))
-    end
-  end
-  local client = res._client
-  return client:map(list, function(body) return res:create(survey_id, body) end,
-    { concurrency = opts.concurrency, progress = opts.progress, label = label })
-end
-
-local function attach(c, ops)
-  for op_id, row in pairs(ops) do
-    row.id = op_id
-    row._placeholders = resource.placeholders(row[2])
-    row._query = resource.set_of(row.query)
-    row._body = resource.set_of(row.body)
-    local res = resource.resource(c, row[3])
-    local method, lname = row[1], row[4]
-    local label = ("questionpro.%s:%s()"):format(row[3], lname)
-    local names = row._placeholders
-
-    local function build(...)
-      local n = select("#", ...)
-      local args = compat.pack(...)
-      for i, name in ipairs(names) do args[i] = M.check_id(label, name, args[i]) end
-      local extra = args[#names + 1]
-      if row.raw_string and type(extra) == "string" then
-        if n > #names + 1 then util.misuse(label, "too many arguments") end
-        return { method = method, path = row[2], ids = { compat.unpack(args, 1, #names) },
-          body = extra }
-      end
-      local req = resource.build(c, row, label, compat.unpack(args, 1, math.max(n, #names)))
-      if row.split then
-        local body, query = row.split(label, req.body or {}, c)
-        req.body, req.query = body, query
-      end
-      return req
-    end
-    row._build = build
-
-    if row.paging then
-      local spec = { style = row.paging, class = row.class }
-      local page_name, each_name, all_name = lname, "each_" .. lname, "all_" .. lname
-      if lname == "list" then each_name, all_name = "each", "all" end
-      res[page_name] = function(_, ...) return c:page(spec, build(...)) end
-      if method == "GET" then
-        res[each_name] = function(_, ...) return c:iterate(spec, build(...)) end
-        res[all_name] = function(_, ...) return c:collect(spec, build(...)) end
-      else
-        res[each_name] = function(_, ...) return iterate_post(c, spec, build(...)) end
-        res[all_name] = function(_, ...)
-          local req = build(...)
-          return collect(function() return iterate_post(c, spec, req) end)
-        end
-      end
-    else
-      res[lname] = function(_, ...)
-        local value, err = c:send(build(...))
-        if value == nil then return nil, err end
-        if row.returns_true then return true end
-        if row.unwrap and type(value) == "table" and value.response ~= nil then
-          value = value.response
-        end
-        if row.class then return c:wrap(row.class, value) end
-        return value
-      end
-    end
-  end
-end
-
--- Define a class whose metatable also answers computed fields (`getters`) that are never
--- stored in the object.
-local function define(c, name, def)
-  local mt = c:define_class(name, def)
-  if def.getters then
-    local methods = mt.__index
-    local getters = def.getters
-    mt.__index = function(obj, k)
-      local m = methods[k]
-      if m ~= nil then return m end
-      local g = getters[k]
-      if g then return g(c, obj) end
-      return nil
-    end
-  end
+  return platform
 end
 
 --- Make a QuestionPro client.
@@ -350,13 +170,12 @@ end
 --   `$QUESTIONPRO_DATACENTER` or us), `base_url` (default `$QUESTIONPRO_URL`; an explicit
 --   `base_url` or a set `$QUESTIONPRO_URL` always wins over `datacenter`, so a rehearsal against
 --   a sandbox never reaches the live service; the `/a/api/v2` prefix is added), `auth`
---   (`"header"`, the default, or `"query"` for the
---   retired `?apiKey=`), `page_size` (the `perPage` of lists, 1..1000; the server's default is
---   100), `time_zones` (abbreviation → offset such as `{ IST = "+05:30" }`, to decide ambiguous
---   zone abbreviations in timestamps), `timeout`, `connect_timeout`, `ca_file`, `max_size`,
---   `insecure`, `retries` (retries after the first attempt, default 3; 0 turns retrying off),
---   `retry_base`, `retry_cap`, `retry_budget`, `max_connections`, `debug`, `progress` (as for
---   Prolific).
+--   (`"header"`, the default, or `"query"` for the retired `?apiKey=`), `page_size` (the
+--   `perPage` of lists, 1..1000; the server's default is 100), `time_zones` (abbreviation →
+--   offset such as `{ IST = "+05:30" }`, to decide ambiguous zone abbreviations in timestamps),
+--   `timeout`, `connect_timeout`, `ca_file`, `max_size`, `insecure`, `retries` (retries after
+--   the first attempt, default 3; 0 turns retrying off), `retry_base`, `retry_cap`,
+--   `retry_budget`, `max_connections`, `debug`, `progress` (as for Prolific).
 -- @treturn Client with resources `surveys` and `responses`
 function M.new(opts)
   local label = "cohort.questionpro()"
@@ -383,9 +202,9 @@ function M.new(opts)
     util.misuse(label, "page_size must be an integer from 1 to %d", M.MAX_PER_PAGE)
   end
   local zones = responses.check_zones(label, opts.time_zones)
+  local base = opts.base_url
   -- an explicit base_url, then $QUESTIONPRO_URL, then the data centre: a URL someone set is
   -- never dropped silently for the live service
-  local base = opts.base_url
   if base == nil or base == "" then base = os.getenv("QUESTIONPRO_URL") end
   if base == "" then base = nil end
   base = client_mod.check_base_url(label, base or M.DATACENTERS[dc], opts.insecure)
@@ -405,13 +224,9 @@ function M.new(opts)
   c.time_zones = zones
   c.send = qp_send
   c.decode = qp_decode
-  local ops = require "cohort.questionpro.operations"
-  for _, name in ipairs(ops.FAMILIES) do
-    local fam = require("cohort.questionpro." .. name)
-    for cname, def in pairs(fam.classes or {}) do define(c, cname, def) end
-  end
-  attach(c, ops)
-  c.responses.create_many = create_many
+  local P = M.platform()
+  resource.attach(c, P)
+  require("cohort.workbench.bulk").attach(c, P)
   return c
 end
 

@@ -1,5 +1,5 @@
---- QuestionPro responses: the `Response` class, the timestamp parser, and the validation of
--- `filter` and `create`.
+--- QuestionPro responses: rows, the filter's validator, the timestamp parser and the
+-- `Response` class.
 --
 --     for resp in q.responses:each(7654321, { per_page = 500 }) do
 --       local label, code, text = resp:answer("Q1")    --> "Always", 1, nil
@@ -195,7 +195,7 @@ end
 
 -- The question of a response matching `q` (an id, a code, or a Question object).
 local function find_question(resp, q)
-  local label = "Response:answer()"
+  local label = "response:answer()"
   local id, code
   if type(q) == "table" then
     id = q.questionID or q.id
@@ -238,7 +238,8 @@ end
 M.methods = {}
 
 --- The answer to one question.
--- @function Response:answer
+-- @tparam Client client
+-- @tparam table resp the Response
 -- @param q a question id (integer or digit string), a question code (`"Q1"`, `"Q2_4"`;
 --   case-insensitive), or a Question object
 -- @treturn[1] string|nil label: the choice's `answerText` (`"Always"`, `"EMAIL"`)
@@ -246,7 +247,7 @@ M.methods = {}
 --   when it is one)
 -- @treturn[1] string|nil text: the free text typed (`value.text`)
 -- @return[2] nil when the response has no answer to that question
-function M.methods.answer(_, resp, q)
+function M.methods.answer(client, resp, q)
   local item = find_question(resp, q)
   local av = item and type(item.answerValues) == "table" and item.answerValues[1]
   if type(av) ~= "table" then return nil end
@@ -255,11 +256,12 @@ function M.methods.answer(_, resp, q)
 end
 
 --- Every answer value to one question (several for a multiple-select question).
--- @function Response:answers
+-- @tparam Client client
+-- @tparam table resp the Response
 -- @param q as for `answer`
 -- @treturn table array of `{ answer_id, label, code, text, other, weight }` (empty when the
 --   question was not answered)
-function M.methods.answers(_, resp, q)
+function M.methods.answers(client, resp, q)
   local item = find_question(resp, q)
   local out = {}
   for _, av in ipairs(item and type(item.answerValues) == "table" and item.answerValues or {}) do
@@ -274,22 +276,6 @@ end
 -- @treturn[2] string why the time cannot be known (e.g. an ambiguous zone abbreviation)
 function M.methods.time_info(client, resp)
   return M.parse_timestamp(rawget(resp, "timestamp"), client.time_zones)
-end
-
---- Fetch this response again.
--- @treturn[1] Response
--- @return[2] nil
--- @treturn[2] cohort.Error
-function M.methods.refresh(client, resp)
-  return client.responses:get(rawget(resp, "surveyID"), rawget(resp, "responseID"))
-end
-
---- Delete this response.
--- @treturn[1] boolean true
--- @return[2] nil
--- @treturn[2] cohort.Error
-function M.methods.delete(client, resp)
-  return client.responses:delete(rawget(resp, "surveyID"), rawget(resp, "responseID"))
 end
 
 --- Derived values computed on access (never stored): name → function(client, resp).
@@ -341,19 +327,12 @@ function M.tostring(resp)
   return s
 end
 
--- ------------------------------------------------------------------ filter and create
+-- ------------------------------------------------------------------ filter
 
 --- `result_mode` names → the API's codes.
 M.RESULT_MODES = { all = 0, started = 1, completed = 2, terminated = 3 }
 
---- The filter's Lua names → the API's body fields.
-M.FILTER_FIELDS = {
-  start_date = "startDate", end_date = "endDate", time_zone = "timeZone",
-  custom1 = "custom1", custom2 = "custom2", custom3 = "custom3", custom4 = "custom4",
-  custom5 = "custom5", result_mode = "resultMode",
-}
-
-local function check_date(label, field, v)
+local function check_date(ctx, field, v)
   if type(v) == "number" then
     return os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(v))
   end
@@ -362,138 +341,61 @@ local function check_date(label, field, v)
       or v:match("^%d%d%d%d%-%d%d%-%d%d[T ]%d%d:%d%d:%d%d%.?%d*[+-]%d%d:?%d%d$")) then
     return v
   end
-  util.misuse(label, "%s must be an ISO 8601 date or date-time (\"2024-05-01\", "
-    .. "\"2024-05-01T10:00:00Z\") or a Unix time (got %s)", field,
-    type(v) == "string" and ("%q"):format(v) or type(v))
+  ctx.misuse("%s must be an ISO 8601 date or date-time (\"2024-05-01\", "
+    .. "\"2024-05-01T10:00:00Z\") or a Unix time (got %s)", ctx.name(field), util.show(v))
 end
 
---- Check a paging query: `page` (from 1) and `per_page`/`perPage` (1..1000) → the API's
--- `page`, `perPage`.
-function M.prepare_paging(label, args, client)
-  if args.per_page ~= nil and args.perPage ~= nil then
-    util.misuse(label, "give per_page or perPage, not both")
+-- The filter's values as the API takes them: dates (ISO 8601 strings or Unix times),
+-- `result_mode` by name or code, custom variables as strings.
+local function check_filter(args, ctx)
+  for _, k in ipairs { "startDate", "endDate" } do
+    if args[k] ~= nil then args[k] = check_date(ctx, k, args[k]) end
   end
-  local per = args.per_page
-  if per == nil then per = args.perPage end
-  args.per_page = nil
-  if per == nil then per = client and client.page_size end
-  if per ~= nil then
-    if compat.math_type(per) ~= "integer" or per < 1 or per > 1000 then
-      util.misuse(label, "per_page must be an integer from 1 to 1000 (got %s)", tostring(per))
-    end
-    args.perPage = per
+  local mode = args.resultMode
+  if mode ~= nil then
+    local code = M.RESULT_MODES[mode]
+    if code == nil and compat.math_type(mode) == "integer" then code = mode end
+    args.resultMode = code ~= nil and tostring(code) or mode
   end
-  if args.page ~= nil and (compat.math_type(args.page) ~= "integer" or args.page < 1) then
-    util.misuse(label, "page must be an integer from 1 (got %s)", tostring(args.page))
+  for i = 1, 5 do
+    local k = "custom" .. i
+    if type(args[k]) == "number" then args[k] = tostring(args[k]) end
   end
+  if args.timeZone == "" then ctx.misuse("%s must be a zone name such as \"UTC\"", ctx.name("timeZone")) end
   return args
 end
 
---- Check a filter and map it to the API's body: start_date, end_date (ISO 8601 strings or
--- Unix times), time_zone (e.g. "UTC", "America/New_York"), custom1..custom5 (strings),
--- result_mode ("all", "started", "completed", "terminated" or 0..3). Paging keys stay in the
--- query.
--- @treturn table body
--- @treturn table query
-function M.prepare_filter(label, args, client)
-  local body, query = {}, { page = args.page, per_page = args.per_page, perPage = args.perPage }
-  M.prepare_paging(label, query, client)
-  for k, v in pairs(args) do
-    if k ~= "page" and k ~= "per_page" and k ~= "perPage" then
-      local api = M.FILTER_FIELDS[k]
-      if not api then util.misuse(label, "unknown option '%s'", tostring(k)) end
-      if k == "start_date" or k == "end_date" then
-        v = check_date(label, k, v)
-      elseif k == "time_zone" then
-        if type(v) ~= "string" or v == "" then
-          util.misuse(label, "time_zone must be a zone name such as \"UTC\" or "
-            .. "\"America/New_York\"")
-        end
-      elseif k == "result_mode" then
-        local code = M.RESULT_MODES[v]
-        if code == nil and compat.math_type(v) == "integer" and v >= 0 and v <= 3 then code = v end
-        if code == nil then
-          util.misuse(label, "result_mode must be one of all, started, completed, terminated "
-            .. "(or 0..3) (got %s)", tostring(v))
-        end
-        v = tostring(code)
-      else -- custom1..custom5
-        if type(v) == "number" then v = tostring(v) end
-        if type(v) ~= "string" then
-          util.misuse(label, "%s must be a string (got %s)", k, type(v))
-        end
-      end
-      body[api] = v
-    end
-  end
-  return body, query
-end
+local PAGED = { per_page = "perPage" }
 
---- Fields of a response object that `create` accepts (the seed's full response object).
-M.RESPONSE_FIELDS = {
-  "responseSet", "ipAddress", "timestamp", "location", "duplicate", "timeTaken",
-  "responseStatus", "externalReference", "customVariables", "language", "currentInset",
-  "operatingSystem", "osDeviceType", "browser", "responseID", "surveyID", "surveyName",
-}
-
-local function is_int(v)
-  return compat.math_type(v) == "integer" or (compat.math_type(v) == "float" and v == math.floor(v))
-end
-
---- Check a response body: `responseSet` is a non-empty array of `{questionID = <integer>,
--- answerValues = {{answerID = <integer>, value = {...}?}, ...}}`.
-function M.prepare_create(label, args)
-  local rs = args.responseSet
-  if type(rs) ~= "table" or #rs == 0 then
-    util.misuse(label, "responseSet must be a non-empty array of {questionID = ..., "
-      .. "answerValues = {...}}")
-  end
-  for i, item in ipairs(rs) do
-    if type(item) ~= "table" then util.misuse(label, "responseSet[%d] must be a table", i) end
-    if not is_int(item.questionID) then
-      util.misuse(label, "responseSet[%d].questionID must be an integer (got %s)", i,
-        tostring(item.questionID))
-    end
-    local avs = item.answerValues
-    if type(avs) ~= "table" or #avs == 0 then
-      util.misuse(label, "responseSet[%d].answerValues must be a non-empty array", i)
-    end
-    for j, av in ipairs(avs) do
-      if type(av) ~= "table" or not is_int(av.answerID) then
-        util.misuse(label, "responseSet[%d].answerValues[%d].answerID must be an integer", i, j)
-      end
-      if av.value ~= nil and type(av.value) ~= "table" then
-        util.misuse(label, "responseSet[%d].answerValues[%d].value must be a table such as "
-          .. "{text = \"...\"}", i, j)
-      end
-    end
-  end
-  if args.customVariables ~= nil and type(args.customVariables) ~= "table" then
-    util.misuse(label, "customVariables must be a table {custom1 = ..., ...}")
-  end
-  return args
-end
-
---- Operation rows of this family (format: `cohort.resource`; `paging = "qp"` is QuestionPro's
--- `{response = [...], pagination = {...}}` style; `unwrap` takes the object out of
--- `{"response": ...}`).
-M.operations = {
-  GetResponses = { "GET", "/surveys/{survey_id}/responses", "responses", "list",
-    paging = "qp", class = "Response", query = { "page", "per_page", "perPage" },
-    prepare = function(...) return M.prepare_paging(...) end },
-  FilterResponses = { idempotent = true, "POST", "/surveys/{survey_id}/responses/filter", "responses", "filter",
-    paging = "qp", class = "Response", split = function(...) return M.prepare_filter(...) end },
-  GetResponse = { "GET", "/surveys/{survey_id}/responses/{response_id}", "responses", "get",
-    class = "Response", unwrap = true, query = {} },
-  CreateResponse = { "POST", "/surveys/{survey_id}/responses", "responses", "create",
-    class = "Response", unwrap = true, body = M.RESPONSE_FIELDS, raw_string = true,
-    prepare = function(...) return M.prepare_create(...) end },
-  DeleteResponse = { "DELETE", "/surveys/{survey_id}/responses/{response_id}", "responses",
-    "delete", query = {}, returns_true = true },
+--- Rows (see `cohort.resource`; the operations are in `cohort.schema.questionpro`).
+M.rows = {
+  { op = "GetResponses", resource = "responses", name = "list", class = "Response",
+    aliases = PAGED,
+    verbs = {
+      responses = { on = "Survey", rest = true },
+      each_response = { on = "Survey", rest = true, mode = "each" },
+      all_responses = { on = "Survey", rest = true, mode = "all" },
+    } },
+  { op = "FilterResponses", resource = "responses", name = "filter", class = "Response",
+    idempotent = true, prepare = check_filter,
+    aliases = { per_page = "perPage", start_date = "startDate", end_date = "endDate",
+      time_zone = "timeZone", result_mode = "resultMode" },
+    verbs = { filter = { on = "Survey", rest = true, mode = "all" } },
+    note = "`result_mode`: all, started, completed, terminated (or 0..3); dates as ISO 8601 or Unix times" },
+  { op = "GetResponse", resource = "responses", name = "get", class = "Response",
+    verbs = { refresh = {}, response = { on = "Survey", rest = true } } },
+  { op = "CreateResponse", resource = "responses", name = "create", class = "Response",
+    json_text = true, verbs = { add_response = { on = "Survey", rest = true } },
+    note = "at least `responseSet`; a JSON text is taken too" },
+  { op = "DeleteResponse", resource = "responses", name = "delete",
+    returns = function() return true end, returns_text = "true",
+    verbs = { delete = { on = "Response" } } },
 }
 
 M.classes = {
-  Response = { methods = M.methods, getters = M.getters, tostring = M.tostring },
+  Response = { var = "response", key = "responseID", path_count = 2,
+    path_ids = function(r) return rawget(r, "surveyID"), rawget(r, "responseID") end,
+    methods = M.methods, getters = M.getters, tostring = M.tostring },
 }
 
 return M

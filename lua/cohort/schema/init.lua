@@ -397,7 +397,7 @@ function check(S, node, v, path, ctx)
           if msg then return msg, at, kind end
         end
       end
-    elseif want == "object" or node.properties then
+    elseif want == "object" or node.properties or (node.required and is_object(v)) then
       local msg, at, kind = check_object(S, node, v, path, ctx)
       if msg then return msg, at, kind end
     end

@@ -165,7 +165,20 @@ return {
       path_params = { { name = "subscription_id", schema = { type = "string", format = "objectId" } } },
       query = {},
       query_required = {},
-      body = { required = false, schema = { ref = "SubscriptionDetail" } },
+      body = {
+        required = true,
+        schema = {
+          type = "object",
+          required = { "secret" },
+          properties = {
+            event_type = { type = "string" },
+            is_enabled = { type = "boolean" },
+            secret = { type = "string", min_length = 1 },
+            target_url = { type = "string" },
+            workspace_id = { type = "string", format = "objectId" },
+          },
+        },
+      },
       success = { status = 200, media = { "application/json" }, schema = { ref = "SubscriptionDetail" } },
     },
     CreateBonusPayments = {
@@ -755,19 +768,7 @@ return {
       query = {
         page = { type = "integer", minimum = 1 },
         page_size = { type = "integer", minimum = 1, maximum = 200 },
-        state = {
-          type = "string",
-          enum = {
-            "ACTIVE",
-            "PAUSED",
-            "UNPUBLISHED",
-            "PUBLISHING",
-            "COMPLETED",
-            "AWAITING REVIEW",
-            "UNKNOWN",
-            "SCHEDULED",
-          },
-        },
+        state = { type = "string" },
       },
       query_required = {},
       success = { status = 200, media = { "application/json" }, schema = { ref = "StudiesListResponse" } },
@@ -1106,7 +1107,20 @@ return {
       path_params = { { name = "id", schema = { type = "string", format = "objectId" } } },
       query = {},
       query_required = {},
-      body = { required = false, schema = { ref = "StudyTransition" } },
+      body = {
+        required = true,
+        schema = {
+          type = "object",
+          required = { "action" },
+          properties = {
+            action = {
+              type = "string",
+              enum = { "PUBLISH", "SCHEDULE_PUBLISH", "CANCEL_PUBLISH", "PAUSE", "START", "STOP" },
+            },
+            publish_at = { type = "string", format = "date-time" },
+          },
+        },
+      },
       success = { status = 200, media = { "application/json" }, schema = { ref = "Study" } },
     },
     RemoveFromParticipantGroup = {
@@ -1328,7 +1342,18 @@ return {
       path_params = { { name = "project_id", schema = { type = "string", format = "objectId" } } },
       query = {},
       query_required = {},
-      body = { required = false, schema = { ref = "Project" } },
+      body = {
+        required = true,
+        schema = {
+          type = "object",
+          min_properties = 1,
+          properties = {
+            description = { type = "string" },
+            naivety_distribution_rate = { type = "number", nullable = true, minimum = 0, maximum = 1 },
+            title = { type = "string" },
+          },
+        },
+      },
       success = { status = 200, media = { "application/json" }, schema = { ref = "Project" } },
     },
     UpdateStudy = {
@@ -1361,7 +1386,18 @@ return {
       path_params = { { name = "workspace_id", schema = { type = "string", format = "objectId" } } },
       query = {},
       query_required = {},
-      body = { required = false, schema = { ref = "Workspace" } },
+      body = {
+        required = true,
+        schema = {
+          type = "object",
+          min_properties = 1,
+          properties = {
+            description = { type = "string" },
+            naivety_distribution_rate = { type = "number", nullable = true, minimum = 0, maximum = 1 },
+            title = { type = "string" },
+          },
+        },
+      },
       success = { status = 200, media = { "application/json" }, schema = { ref = "Workspace" } },
     },
   },
@@ -1537,6 +1573,31 @@ return {
     {
       what = "SubmissionShort.status",
       why = "The spec spells TIME-OUT and omits PARTIALLY APPROVED, UNKNOWN and the transient PROCESSING; the live API answers TIMED-OUT and the others (api/README.md).",
+    },
+    {
+      op = "GetStudies",
+      what = "GetStudies: query state",
+      why = "The parameter's description says it takes several statuses as \"(ACTIVE|PAUSED)\", while its schema is an enum of single statuses; cohort sends either form and checks each status itself.",
+    },
+    {
+      op = "PublishStudy",
+      what = "PublishStudy: body",
+      why = "The study transitions of api/README.md include SCHEDULE_PUBLISH and CANCEL_PUBLISH, and scheduling needs the time (`publish_at`, as in the collection transition); the spec's body has only a free-text `action`, whose description lists PUBLISH, PAUSE, START and STOP.",
+    },
+    {
+      op = "ConfirmSubscription",
+      what = "ConfirmSubscription: body",
+      why = "A subscription is confirmed by posting back the X-Hook-Secret header of its creation (api/README.md: Webhooks); the spec's body (SubscriptionDetail) has no `secret` field and requires the subscription's fields, which cohort sends as well.",
+    },
+    {
+      op = "UpdateWorkspace",
+      what = "UpdateWorkspace: body",
+      why = "The update is a PATCH whose body the spec gives as the whole Workspace, requiring `id` (the path's) and `title`; an update sends the fields it changes: title, description, naivety_distribution_rate.",
+    },
+    {
+      op = "UpdateProject",
+      what = "UpdateProject: body",
+      why = "As UpdateWorkspace: a PATCH of the fields it changes, not the whole Project with its `id` and `title` required.",
     },
   },
   schemas = {
@@ -2527,7 +2588,6 @@ return {
         },
       },
     },
-    StudyTransition = { type = "object", required = { "action" }, properties = { action = { type = "string" } } },
     Submission = {
       type = "object",
       required = { "id", "started_at", "status", "study_id" },

@@ -300,7 +300,7 @@ end
 -- is none. `journal = true` is the study's default store (`opts.study` must name it). A journal
 -- that cannot be opened — held by another run, damaged, foreign — raises its `cohort.Error`
 -- (kind `"io"`, `code` as for `open`), before anything is sent.
--- @tparam string label the method, e.g. `"prolific.bonuses:pay_all()"`
+-- @tparam string label the method, e.g. `"p.bonuses:pay_all()"`
 -- @tparam table opts the method's arguments
 -- @treturn Journal|nil
 function M.from_opts(label, opts)

@@ -417,7 +417,7 @@ end
 Store.__close = Store.close
 Store.__gc = Store.close
 
---- `cohort.Store cohort-60aca280….sqlite (held: prolific.bonuses:pay_all())`
+--- `cohort.Store cohort-60aca280….sqlite (held: p.bonuses:pay_all())`
 function Store:__tostring()
   if self.db == nil then return ("cohort.Store %s (closed)"):format(tostring(self.path)) end
   return ("cohort.Store %s (%s: %s)"):format(self.path, self.readonly and "read-only" or "held",
