@@ -119,4 +119,44 @@ return {
       "RETURNED", "REJECTED", "SCREENED OUT", "UNKNOWN", "PROCESSING" } },
     why = "The spec spells TIME-OUT and omits PARTIALLY APPROVED, UNKNOWN and the transient "
       .. "PROCESSING; the live API answers TIMED-OUT and the others (api/README.md)." },
+
+  -- Found while building the sandbox's answers to the spec (docs/sandbox.md, "Where the
+  -- sandbox departs from the spec").
+  { op = "ListMutuallyExclusiveStudyCollections", success = { status = 200,
+      media = { "application/json" }, schema = { type = "object", required = { "results" },
+        properties = {
+          results = { type = "array", items = { ref = "MutuallyExclusiveStudyCollectionList" } },
+          _links = { type = "object" }, meta = { type = "object" } } } },
+    why = "The list schema forbids any field but `results` (additionalProperties: false), "
+      .. "while live lists carry `_links` and `meta.count` (api/README.md: Lists)." },
+  { op = "GetStudyAccessDetailsProgress", success = { status = 200,
+      media = { "application/json" }, schema = { type = "object", properties = {
+        id = { type = "string" },
+        progress = { type = "array", items = { ref = "AccessDetailProgress" } },
+        _links = { type = "object" } } } },
+    why = "StudyAccessDetailsProgress is typed as an array yet lists object properties (id, "
+      .. "access_details); its own example is an object {id, progress: [...]}, which is what "
+      .. "this follows." },
+  { op = "GetStudies", query = { state = { type = "string" } },
+    why = "The description of `state` takes a list in the form \"(active|published|...)\", "
+      .. "which the enum of single upper-case values forbids; the status names are checked "
+      .. "by the handler." },
+  { schema = "CreateStudy", field = "", patch = { required = { "completion_codes",
+      "description", "estimated_completion_time", "name", "prolific_id_option", "reward",
+      "total_available_places" } },
+    why = "CreateStudy requires external_study_url, while access_details says \"you must "
+      .. "provide one of access_details or external_study_url\" (a taskflow study has none)." },
+  { schema = "Study", field = "", patch = { required = { "completion_codes", "description",
+      "estimated_completion_time", "id", "maximum_allowed_time", "name", "prolific_id_option",
+      "reward", "status", "total_available_places" } },
+    why = "As CreateStudy: a taskflow study has access_details instead of external_study_url, "
+      .. "so a Study cannot always carry the latter." },
+  { op = "ConfirmSubscription", body = { required = true, schema = { type = "object",
+      required = { "secret" }, properties = { secret = { type = "string", min_length = 1 },
+        event_type = { type = "string" }, target_url = { type = "string" },
+        workspace_id = { type = "string", format = "objectId" },
+        is_enabled = { type = "boolean" } } } },
+    why = "A subscription is confirmed by posting back the X-Hook-Secret value it was created "
+      .. "with (api/README.md: Webhooks); the spec's body is a copy of the update body, which "
+      .. "would require event_type, target_url and workspace_id instead." },
 }

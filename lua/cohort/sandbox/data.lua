@@ -254,6 +254,21 @@ function M.normalize(d)
       return nil, string.format("submissions[%d] needs a string study_id and status", i)
     end
     if type(s.bonus_payments) ~= "table" then s.bonus_payments = {} end
+    -- what every answer about a submission carries (SubmissionShort requires them)
+    if type(s.participant_id) ~= "string" then s.participant_id = hexid("60bf9a2c", 50000 + i) end
+    if type(s.started_at) ~= "string" then s.started_at = iso(0) end
+  end
+  -- a seeded study gets what a Study answer requires (those of a CreateStudy draft)
+  for _, st in ipairs(d.studies) do
+    st.name = st.name or ("Study " .. st.id)
+    st.status = st.status or "UNPUBLISHED"
+    st.reward = st.reward or 100
+    st.total_available_places = st.total_available_places or 1
+    st.estimated_completion_time = st.estimated_completion_time or 5
+    if st.external_study_url == nil and st.access_details == nil then
+      st.external_study_url = "https://example.org/study"
+    end
+    study_fields(st)
   end
   return d
 end

@@ -26,12 +26,21 @@ local M = {}
 M.null = core.decode("[null]")[1]
 
 local ARRAY_MT = { __name = "cohort.array" }
+local OBJECT_MT = { __name = "cohort.object" }
 
 --- Mark a table as a JSON array, so that an empty one is sent as `[]` where no schema says so.
 -- @tparam[opt] table t
 -- @treturn table t
 function M.array(t)
   return setmetatable(t or {}, ARRAY_MT)
+end
+
+--- Mark a table as a JSON object, so that an empty one (`{}` in JSON) is not taken for an
+-- empty array where the schema wants one (the sandbox marks the `{}` of a request this way).
+-- @tparam[opt] table t
+-- @treturn table t
+function M.object(t)
+  return setmetatable(t or {}, OBJECT_MT)
 end
 
 local loaded = {}
@@ -66,7 +75,9 @@ local function show(v)
   end
   if t == "boolean" then return tostring(v) .. ", a boolean" end
   if t == "table" then
-    if next(v) == nil then return "an empty table" end
+    if next(v) == nil then
+      return getmetatable(v) == OBJECT_MT and "{}, an empty object" or "an empty table"
+    end
     if v[1] ~= nil then return "an array" end
     return "a table"
   end
@@ -86,6 +97,7 @@ end
 -- ------------------------------------------------------------------ types
 
 local function is_sequence(t)
+  if getmetatable(t) == OBJECT_MT then return false end
   local n = #t
   if n == 0 then return next(t) == nil end
   local count = 0
@@ -397,7 +409,7 @@ function check(S, node, v, path, ctx)
           if msg then return msg, at, kind end
         end
       end
-    elseif want == "object" or node.properties then
+    elseif want == "object" or node.properties or node.required then
       local msg, at, kind = check_object(S, node, v, path, ctx)
       if msg then return msg, at, kind end
     end

@@ -165,7 +165,20 @@ return {
       path_params = { { name = "subscription_id", schema = { type = "string", format = "objectId" } } },
       query = {},
       query_required = {},
-      body = { required = false, schema = { ref = "SubscriptionDetail" } },
+      body = {
+        required = true,
+        schema = {
+          type = "object",
+          required = { "secret" },
+          properties = {
+            event_type = { type = "string" },
+            is_enabled = { type = "boolean" },
+            secret = { type = "string", min_length = 1 },
+            target_url = { type = "string" },
+            workspace_id = { type = "string", format = "objectId" },
+          },
+        },
+      },
       success = { status = 200, media = { "application/json" }, schema = { ref = "SubscriptionDetail" } },
     },
     CreateBonusPayments = {
@@ -755,19 +768,7 @@ return {
       query = {
         page = { type = "integer", minimum = 1 },
         page_size = { type = "integer", minimum = 1, maximum = 200 },
-        state = {
-          type = "string",
-          enum = {
-            "ACTIVE",
-            "PAUSED",
-            "UNPUBLISHED",
-            "PUBLISHING",
-            "COMPLETED",
-            "AWAITING REVIEW",
-            "UNKNOWN",
-            "SCHEDULED",
-          },
-        },
+        state = { type = "string" },
       },
       query_required = {},
       success = { status = 200, media = { "application/json" }, schema = { ref = "StudiesListResponse" } },
@@ -793,7 +794,14 @@ return {
       success = {
         status = 200,
         media = { "application/json" },
-        schema = { ref = "StudyAccessDetailsProgress" },
+        schema = {
+          type = "object",
+          properties = {
+            _links = { type = "object" },
+            id = { type = "string" },
+            progress = { type = "array", items = { ref = "AccessDetailProgress" } },
+          },
+        },
       },
     },
     GetStudyCost = {
@@ -1040,7 +1048,15 @@ return {
       success = {
         status = 200,
         media = { "application/json" },
-        schema = { ref = "MutuallyExclusiveStudyCollectionsResponse" },
+        schema = {
+          type = "object",
+          required = { "results" },
+          properties = {
+            _links = { type = "object" },
+            meta = { type = "object" },
+            results = { type = "array", items = { ref = "MutuallyExclusiveStudyCollectionList" } },
+          },
+        },
       },
     },
     LockFilterSet = {
@@ -1513,6 +1529,34 @@ return {
       what = "SubmissionShort.status",
       why = "The spec spells TIME-OUT and omits PARTIALLY APPROVED, UNKNOWN and the transient PROCESSING; the live API answers TIMED-OUT and the others (api/README.md).",
     },
+    {
+      op = "ListMutuallyExclusiveStudyCollections",
+      what = "ListMutuallyExclusiveStudyCollections: success",
+      why = "The list schema forbids any field but `results` (additionalProperties: false), while live lists carry `_links` and `meta.count` (api/README.md: Lists).",
+    },
+    {
+      op = "GetStudyAccessDetailsProgress",
+      what = "GetStudyAccessDetailsProgress: success",
+      why = "StudyAccessDetailsProgress is typed as an array yet lists object properties (id, access_details); its own example is an object {id, progress: [...]}, which is what this follows.",
+    },
+    {
+      op = "GetStudies",
+      what = "GetStudies: query state",
+      why = "The description of `state` takes a list in the form \"(active|published|...)\", which the enum of single upper-case values forbids; the status names are checked by the handler.",
+    },
+    {
+      what = "CreateStudy",
+      why = "CreateStudy requires external_study_url, while access_details says \"you must provide one of access_details or external_study_url\" (a taskflow study has none).",
+    },
+    {
+      what = "Study",
+      why = "As CreateStudy: a taskflow study has access_details instead of external_study_url, so a Study cannot always carry the latter.",
+    },
+    {
+      op = "ConfirmSubscription",
+      what = "ConfirmSubscription: body",
+      why = "A subscription is confirmed by posting back the X-Hook-Secret value it was created with (api/README.md: Webhooks); the spec's body is a copy of the update body, which would require event_type, target_url and workspace_id instead.",
+    },
   },
   schemas = {
     AccessDetail = {
@@ -1708,7 +1752,6 @@ return {
         "completion_codes",
         "description",
         "estimated_completion_time",
-        "external_study_url",
         "name",
         "prolific_id_option",
         "reward",
@@ -1983,12 +2026,6 @@ return {
         publish_at = { type = "string", nullable = true },
         study_ids = { type = "array", items = { type = "string", format = "objectId" } },
       },
-    },
-    MutuallyExclusiveStudyCollectionsResponse = {
-      type = "object",
-      required = { "results" },
-      additional = false,
-      properties = { results = { type = "array", items = { ref = "MutuallyExclusiveStudyCollectionList" } } },
     },
     ParticipantGroup = {
       type = "object",
@@ -2277,7 +2314,6 @@ return {
         "completion_codes",
         "description",
         "estimated_completion_time",
-        "external_study_url",
         "id",
         "maximum_allowed_time",
         "name",
@@ -2378,14 +2414,6 @@ return {
           },
         },
         total_available_places = { type = "number" },
-      },
-    },
-    StudyAccessDetailsProgress = {
-      type = "array",
-      properties = {
-        _links = { type = "object" },
-        access_details = { ref = "AccessDetailProgress" },
-        id = { type = "string", format = "objectId" },
       },
     },
     StudyCostBreakdown = {
