@@ -189,14 +189,19 @@ local function mark_text(text)
   return table.concat(out), true
 end
 
-local function unmark(v)
-  if type(v) ~= "table" then return v end
+-- After decoding: the markers become marked empty tables, and whole numbers integers (lua-cjson
+-- decodes every number as a float: 150 would be stored, and shown in messages, as 150.0).
+local function finish(v)
+  local t = type(v)
+  if t == "number" then return math.tointeger(v) or v end
+  if t ~= "table" then return v end
   if v[1] == ARRAY_KEY and v[2] == nil then return schema.array() end
   if v[OBJECT_KEY] ~= nil and next(v, OBJECT_KEY) == nil and next(v) == OBJECT_KEY then
     return schema.object()
   end
   for k, x in pairs(v) do
-    if type(x) == "table" then v[k] = unmark(x) end
+    local tx = type(x)
+    if tx == "table" or tx == "number" then v[k] = finish(x) end
   end
   return v
 end
@@ -206,13 +211,12 @@ end
 -- @tparam string text
 -- @return the value, or nil and the decoder's message
 function M.decode(text)
-  local marked, changed = mark_text(text)
+  local marked = mark_text(text)
   -- lua-cjson, not cohort's decoder, which leaves null fields out: a request's null is a value
   -- (`"publish_at": null` clears it, `"reward": null` is refused)
   local v, err = util.decode(marked)
   if v == nil then return nil, err end
-  if changed then v = unmark(v) end
-  return v
+  return finish(v)
 end
 
 -- Queries ---------------------------------------------------------------------------------------

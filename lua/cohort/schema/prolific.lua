@@ -1532,7 +1532,27 @@ return {
     {
       op = "ListMutuallyExclusiveStudyCollections",
       what = "ListMutuallyExclusiveStudyCollections: success",
-      why = "The list schema forbids any field but `results` (additionalProperties: false), while live lists carry `_links` and `meta.count` (api/README.md: Lists).",
+      why = "The list schema forbids any field but `results` (additionalProperties: false), while live lists carry `_links` and `meta.count` (api/README.md: Lists); its items are the closed allOf of the next rows, merged.",
+    },
+    {
+      op = "CreateMutuallyExclusiveStudyCollection",
+      what = "CreateMutuallyExclusiveStudyCollection: success",
+      why = "MutuallyExclusiveStudyCollectionList and ...Detail are closed (additionalProperties: false) and get their other fields through allOf from closed schemas: taken as JSON Schema, no collection fits (its name is 'additional' to one part, its id to the other); the parts are merged into one closed object, as OpenAPI intends allOf.",
+    },
+    {
+      op = "GetMutuallyExclusiveStudyCollection",
+      what = "GetMutuallyExclusiveStudyCollection: success",
+      why = "MutuallyExclusiveStudyCollectionList and ...Detail are closed (additionalProperties: false) and get their other fields through allOf from closed schemas: taken as JSON Schema, no collection fits (its name is 'additional' to one part, its id to the other); the parts are merged into one closed object, as OpenAPI intends allOf.",
+    },
+    {
+      op = "UpdateMutuallyExclusiveStudyCollection",
+      what = "UpdateMutuallyExclusiveStudyCollection: success",
+      why = "MutuallyExclusiveStudyCollectionList and ...Detail are closed (additionalProperties: false) and get their other fields through allOf from closed schemas: taken as JSON Schema, no collection fits (its name is 'additional' to one part, its id to the other); the parts are merged into one closed object, as OpenAPI intends allOf.",
+    },
+    {
+      op = "TransitionMutuallyExclusiveStudyCollection",
+      what = "TransitionMutuallyExclusiveStudyCollection: success",
+      why = "MutuallyExclusiveStudyCollectionList and ...Detail are closed (additionalProperties: false) and get their other fields through allOf from closed schemas: taken as JSON Schema, no collection fits (its name is 'additional' to one part, its id to the other); the parts are merged into one closed object, as OpenAPI intends allOf.",
     },
     {
       op = "GetStudyAccessDetailsProgress",
