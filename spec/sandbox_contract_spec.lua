@@ -626,6 +626,43 @@ describe("sandbox contract, strict mode #sandbox54", function()
     assert.are.equal(500, status)
   end)
 
+  it("writes each answer as schema.encode does, [] and {} where it puts them", function()
+    local schema = require "cohort.schema"
+    local contract = require "cohort.sandbox.prolific_contract"
+    local S = schema.load "prolific"
+    -- the same JSON up to key order: decoded with [] and {} told apart, written again sorted
+    local function canonical(text) return schema.encode(nil, nil, contract.decode(text)) end
+    local seen, encode = 0, contract.encode
+    contract.encode = function(node, value)
+      local text = encode(node, value)
+      assert.are.equal(canonical(schema.encode(S, node, value)), canonical(text))
+      seen = seen + 1
+      return text
+    end
+    local app = server.new { "--strict" }
+    local ok_, err = pcall(function()
+      local st = "60aca280709ee40ec37d4885"
+      for _, uri in ipairs { "/api/v1/users/me/", "/api/v1/submissions/?page_size=200",
+          "/api/v1/submissions/625d4a831bcda2d59ac5a251/", "/api/v1/studies/",
+          "/api/v1/studies/" .. st .. "/", "/api/v1/studies/" .. st .. "/cost/",
+          "/api/v1/studies/" .. st .. "/access-details-progress/", "/api/v1/workspaces/",
+          "/api/v1/workspaces/60a42f4c693c29420793cb74/", "/api/v1/filters/?detailed=true&page_size=200",
+          "/api/v1/filters/", "/api/v1/messages/unread/", "/api/v1/hooks/event-types/",
+          "/api/v1/studies/60aca280709ee40ec37d4887/submissions/" } do
+        local status = call(app, "GET", uri)
+        assert.are.equal(200, status, uri)
+      end
+      local status, _, text = call(app, "POST", "/api/v1/surveys/", '{"researcher_id":'
+        .. '"60a42f4c693c29420793cb73","title":"T","questions":[{"title":"Q","type":"single",'
+        .. '"answers":[{"value":"A"}]}]}')
+      assert.are.equal(201, status)
+      assert.matches('"sections":%[%]', text)
+    end)
+    contract.encode = encode
+    assert(ok_, err)
+    assert.are.equal(15, seen)
+  end)
+
   it("answers errors in Prolific's nested envelope", function()
     local app = server.new { "--strict" }
     local status, headers, text = call(app, "POST", "/api/v1/studies/", '{"name": 5}')

@@ -44,6 +44,21 @@ function M.encode(v)
   return s
 end
 
+--- Encode a value, writing `[]` for the empty tables listed in `holes` ({parent, key, ...}
+-- triples: parent[key] is the empty table) and any empty table marked with M.array; the value
+-- is not copied (the listed tables are swapped for the sentinel while lua-cjson writes, then put
+-- back).
+function M.encode_holes(v, holes)
+  local n = #holes
+  for i = 1, n, 3 do holes[i][holes[i + 1]] = SENTINEL end
+  local ok, s = pcall(cjson.encode, v)
+  for i = 1, n, 3 do holes[i][holes[i + 1]] = holes[i + 2] end
+  if not ok then error(s, 0) end
+  if n > 0 then s = s:gsub(SENTINEL_JSON:gsub("%p", "%%%0"), "[]") end
+  if s:find("\\/", 1, true) then s = s:gsub("\\/", "/") end
+  return s
+end
+
 -- Returns the value, or nil and a message.
 function M.decode(s)
   local ok, v = pcall(cjson.decode, s)
