@@ -663,6 +663,23 @@ describe("sandbox contract, strict mode #sandbox54", function()
     assert.are.equal(15, seen)
   end)
 
+  it("decodes a request body with [] and {} told apart, strings left as they are", function()
+    local schema = require "cohort.schema"
+    local contract = require "cohort.sandbox.prolific_contract"
+    local v = contract.decode('{"a":"{}","b":[ ],"c":{ },"d":"x\\"[]","e":[{},[]],"f":150,"g":1.5,"h":null}')
+    assert.are.equal("{}", v.a)
+    assert.are.equal('x"[]', v.d)
+    assert.are.equal("[]", schema.encode(nil, nil, v.b))
+    assert.are.equal("{}", schema.encode(nil, nil, v.c))
+    assert.are.equal("[{},[]]", schema.encode(nil, nil, v.e))
+    assert.are.equal(math.tointeger(150), v.f)
+    assert.are.equal("integer", math.type(v.f))
+    assert.are.equal(1.5, v.g)
+    assert.are.equal(schema.null, v.h)
+    assert.are.equal("[]", schema.encode(nil, nil, contract.decode("[]")))
+    assert.is_nil(contract.decode('{"a": '))
+  end)
+
   it("answers errors in Prolific's nested envelope", function()
     local app = server.new { "--strict" }
     local status, headers, text = call(app, "POST", "/api/v1/studies/", '{"name": 5}')

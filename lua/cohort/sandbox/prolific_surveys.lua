@@ -80,14 +80,6 @@ function H.body(ctx)
   return v
 end
 
-function H.is_array(t)
-  if type(t) ~= "table" then return false end
-  if util.is_array_marked(t) then return true end
-  local n = 0
-  for _ in pairs(t) do n = n + 1 end
-  return n == #t
-end
-
 function H.nonempty_string(v) return type(v) == "string" and v ~= "" end
 
 -- Field errors: H.fields() collects, :add(field, msg), :answer() gives the 400 or nil.

@@ -22,9 +22,6 @@ local SENTINEL_JSON = cjson.encode(SENTINEL)
 
 M.array = schema.array
 
-function M.is_array_marked(t)
-  return getmetatable(t) == ARRAY_MT
-end
 
 local function prepare(v)
   if type(v) ~= "table" then return v end
