@@ -17,47 +17,12 @@ describe("conformance to Prolific's OpenAPI file (independent judge)", function(
   local support = require "support.conformance"
   local cjson = require "cjson"
 
-  -- What fails today, as observed, by operation and check (answer, request, mutations,
-  -- coverage), with who can fix it: [client] lua/cohort/prolific + resource, [sandbox]
-  -- lua/cohort/sandbox, [spec] a contradiction in the spec file that needs a row of
-  -- tools/schema_overrides.lua. The lead shrinks this list as the fixes land; the spec fails on
-  -- any failure not listed here and prints "NOW CONFORMS" for a listed one that has gone away.
-  local EMPTY_BODY_ARRAY = "[sandbox] a JSON array where the body's object is due is accepted"
-  local DESCRIPTION_NULL = "[sandbox] description: null where the spec says string (not nullable)"
-  local KNOWN_FAILING = {
-    AddToParticipantGroup = { mutations = "[sandbox] participant_ids: {} accepted as an array" },
-    CloneFilterSet = { mutations = EMPTY_BODY_ARRAY },
-    CreateFilterSet = { mutations = "[sandbox] filters: {} accepted; a range bound of 1.5 accepted "
-      .. "(integer or string due)" },
-    CreateMutuallyExclusiveStudyCollection = {
-      mutations = "[sandbox] study_ids: {} accepted as an array" },
-    CreateParticipantGroup = {
-      mutations = "[sandbox] participant_ids: {} accepted as an array" },
-    CreateProject = { answer = DESCRIPTION_NULL },
-    CreateResponse = { mutations = "[sandbox] sections[].questions: {} accepted (and echoed as {})" },
-    CreateStudy = {
-      mutations = "[sandbox] {} accepted where an array is due (device_compatibility, "
-        .. "study_labels, completion_codes[].actions, ...)" },
-    CreateWorkspace = { answer = DESCRIPTION_NULL },
-    DeleteStudy = { answer = "[sandbox] answers 204; the spec documents 200" },
-    DuplicateStudy = { mutations = EMPTY_BODY_ARRAY },
-    GetEligibleCount = { mutations = "[sandbox] filters: {} accepted; a range bound of 1.5 accepted" },
-    GetProject = { answer = DESCRIPTION_NULL },
-    GetProjects = { answer = DESCRIPTION_NULL },
-    GetStudySubmissions = { answer = "[sandbox] list items lack has_siblings (required)" },
-    GetSubmissions = { answer = "[sandbox] list items lack has_siblings (required)" },
-    GetWorkspace = { answer = DESCRIPTION_NULL },
-    PostStudyPredictedRecruitmentTime = { mutations = "[sandbox] filters: {} and filters[i]: [] accepted" },
-    RemoveFromParticipantGroup = { mutations = "[sandbox] participant_ids: {} accepted as an array" },
-    UpdateFilterSet = { mutations = EMPTY_BODY_ARRAY .. "; filters: {} and a range bound of 1.5 accepted" },
-    UpdateMutuallyExclusiveStudyCollection = { mutations = EMPTY_BODY_ARRAY },
-    UpdateParticipantGroup = { mutations = EMPTY_BODY_ARRAY },
-    UpdateProject = { answer = DESCRIPTION_NULL,
-      mutations = EMPTY_BODY_ARRAY },
-    UpdateStudy = { mutations = EMPTY_BODY_ARRAY },
-    UpdateWorkspace = { answer = DESCRIPTION_NULL,
-      mutations = EMPTY_BODY_ARRAY },
-  }
+  -- What fails, as observed, by operation and check (answer, request, mutations, coverage),
+  -- with who can fix it: [client] lua/cohort/prolific + resource, [sandbox] lua/cohort/sandbox,
+  -- [spec] a contradiction in the spec file that needs a row of tools/schema_overrides.lua.
+  -- Empty: every operation conforms. The spec fails on any failure not listed here and prints
+  -- "NOW CONFORMS" for a listed one that has gone away.
+  local KNOWN_FAILING = {}
 
   local sb, p, control
   local exchanges = {}

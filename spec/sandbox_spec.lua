@@ -128,8 +128,12 @@ describe("cohort.sandbox application #sandbox54", function()
     s, b = call(app, "GET", "/api/v1/studies/60aca280709ee40ec37d4887/submissions/", AUTH)
     assert.equals(200, s)
     assert.equals(0, #b.results)
-    s, b = call(app, "GET", "/api/v1/studies/" .. STUDY .. "/submissions/?page_size=500", AUTH)
+    s, b = call(app, "GET", "/api/v1/studies/" .. STUDY .. "/submissions/?page_size=200", AUTH)
     assert.equals(45, #b.results)
+    -- the schema's page_size is at most 200
+    s, b = call(app, "GET", "/api/v1/studies/" .. STUDY .. "/submissions/?page_size=500", AUTH)
+    assert.equals(400, s)
+    assert.same({ "must be at most 200 (got 500, an integer)" }, b.error.detail.page_size)
   end)
 
   it("never lets an encoded slash change the route", function()

@@ -129,10 +129,6 @@ return {
   { schema = "MutuallyExclusiveStudyCollectionCreate", field = "", patch = {},
     why = "As MutuallyExclusiveStudyCollectionUpdate: its allOf part refuses project_id, a "
       .. "field the Create schema itself requires." },
-  { schema = "StudyAccessDetailsProgress", field = "", patch = { type = "object" },
-    why = "The schema says type: array but lists object properties (id, access_details, "
-      .. "_links) and gives an object as its example; cohort reads it as the object it "
-      .. "describes." },
   { op = "CreateSubscription", success = { status = 201, schema = { ref = "SubscriptionDetail" } },
     why = "The 201 answer is documented as SubscriptionList ({results: [...]}), but creating "
       .. "a subscription answers the subscription itself, with its X-Hook-Secret header to "
@@ -178,4 +174,32 @@ return {
         naivety_distribution_rate = { type = "number", nullable = true, minimum = 0, maximum = 1 } } } },
     why = "As UpdateWorkspace: a PATCH of the fields it changes, not the whole Project with its "
       .. "`id` and `title` required." },
+  -- Found while building the sandbox's answers to the spec (docs/sandbox.md, "Where the
+  -- sandbox departs from the spec").
+  { op = "ListMutuallyExclusiveStudyCollections", success = { status = 200,
+      media = { "application/json" }, schema = { type = "object", required = { "results" },
+        properties = {
+          results = { type = "array", items = { ref = "MutuallyExclusiveStudyCollectionList" } },
+          _links = { type = "object" }, meta = { type = "object" } } } },
+    why = "The list schema forbids any field but `results` (additionalProperties: false), "
+      .. "while live lists carry `_links` and `meta.count` (api/README.md: Lists); its items "
+      .. "are the closed allOf of the next rows, merged." },
+  { op = "GetStudyAccessDetailsProgress", success = { status = 200,
+      media = { "application/json" }, schema = { type = "object", properties = {
+        id = { type = "string" },
+        progress = { type = "array", items = { ref = "AccessDetailProgress" } },
+        _links = { type = "object" } } } },
+    why = "StudyAccessDetailsProgress is typed as an array yet lists object properties (id, "
+      .. "access_details); its own example is an object {id, progress: [...]}, which is what "
+      .. "this follows." },
+  { schema = "CreateStudy", field = "", patch = { required = { "completion_codes",
+      "description", "estimated_completion_time", "name", "prolific_id_option", "reward",
+      "total_available_places" } },
+    why = "CreateStudy requires external_study_url, while access_details says \"you must "
+      .. "provide one of access_details or external_study_url\" (a taskflow study has none)." },
+  { schema = "Study", field = "", patch = { required = { "completion_codes", "description",
+      "estimated_completion_time", "id", "maximum_allowed_time", "name", "prolific_id_option",
+      "reward", "status", "total_available_places" } },
+    why = "As CreateStudy: a taskflow study has access_details instead of external_study_url, "
+      .. "so a Study cannot always carry the latter." },
 }

@@ -4,10 +4,11 @@ local M = {}
 
 local sandbox
 
---- The sandbox of this run (started on first use).
+--- The sandbox of this run (started on first use), in strict mode: every Prolific answer is
+-- checked against the spec's success schema, and one that departs from it answers 500.
 function M.sandbox()
   if sandbox == nil then
-    sandbox = assert(require("cohort.sandbox").start {})
+    sandbox = assert(require("cohort.sandbox").start { strict = true })
   end
   return sandbox
 end

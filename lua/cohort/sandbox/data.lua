@@ -30,6 +30,8 @@ Further optional top-level keys (created lazily by the families when absent):
   "bonus_batches": { "<id>": { "id", "study", "amount", "fees", "vat", "total_amount",
                                "rows": [ {participant_id, submission_id, amount} ], "paid" } },
   "ledger":    [ { "participant_id", "submission_id", "amount", "batch_id", "kind", "study_id" } ],
+  "participants": [ "24 hex" | { "id": "24 hex", ... } ]   -- a participant pool: when given,
+               participant_ids must name its members (cohort.sandbox.prolific.not_participant)
   "id_seq":    counter behind M.new_id.
 Workspaces carry "balance" and "available_balance" (minor units; bonus payments draw on them).
 All money in the state is in minor units (pence/cents).
@@ -254,6 +256,21 @@ function M.normalize(d)
       return nil, string.format("submissions[%d] needs a string study_id and status", i)
     end
     if type(s.bonus_payments) ~= "table" then s.bonus_payments = {} end
+    -- what every answer about a submission carries (SubmissionShort requires them)
+    if type(s.participant_id) ~= "string" then s.participant_id = hexid("60bf9a2c", 50000 + i) end
+    if type(s.started_at) ~= "string" then s.started_at = iso(0) end
+  end
+  -- a seeded study gets what a Study answer requires (those of a CreateStudy draft)
+  for _, st in ipairs(d.studies) do
+    st.name = st.name or ("Study " .. st.id)
+    st.status = st.status or "UNPUBLISHED"
+    st.reward = st.reward or 100
+    st.total_available_places = st.total_available_places or 1
+    st.estimated_completion_time = st.estimated_completion_time or 5
+    if st.external_study_url == nil and st.access_details == nil then
+      st.external_study_url = "https://example.org/study"
+    end
+    study_fields(st)
   end
   return d
 end

@@ -3,7 +3,7 @@
 --   local sandbox = require "cohort.sandbox"
 --   local sb = sandbox.start{ port = 0, token = nil, api_key = nil, seed = "data.json",
 --                             tls = { "cert.pem", "key.pem" }, bin = "cohort-sandbox",
---                             args = { ... }, timeout = 10 }
+--                             strict = false, args = { ... }, timeout = 10 }
 --   sb.url, sb.token, sb.api_key, sb.pid, sb.log_file
 --   sb:stop()            -- idempotent; also on __gc and __close (local sb <close> = ...)
 --
@@ -56,6 +56,8 @@ function M.start(opts)
   local args = { "--port", tostring(opts.port or 0), "--token", token, "--api-key", api_key }
   if opts.host then args[#args + 1] = "--host"; args[#args + 1] = opts.host end
   if opts.seed then args[#args + 1] = "--seed"; args[#args + 1] = opts.seed end
+  -- strict: every Prolific answer is checked against the spec (a departure answers 500)
+  if opts.strict then args[#args + 1] = "--strict" end
   if opts.tls then
     local cert = opts.tls.cert or opts.tls[1]
     local key = opts.tls.key or opts.tls[2]

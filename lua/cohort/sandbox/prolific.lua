@@ -1,9 +1,15 @@
 -- Prolific API emulation: a table of routes under /api/v1/.
--- Each row is { METHOD, "path/{param}/", handler(ctx, params) }; handlers return
--- status, headers, body[, opts] (use util.json / util.prolific_error). To add an operation,
--- add a row. Paths are matched segment by segment on decoded segments, the trailing "/" is
--- optional.
+-- Each row is { METHOD, "path/{param}/", handler(ctx, params), op = "OperationId" }: the
+-- operation of cohort.schema.prolific it serves. Before a handler runs, the dispatcher holds the
+-- request to that operation's schema (path ids, query, JSON body: see
+-- cohort.sandbox.prolific_contract), so a handler finds the checked body in ctx.body and the
+-- typed query in ctx.params, and checks only what the schema cannot say (ids that exist, states,
+-- sums). Handlers answer util.answer(status, value) — encoded by the operation's success schema,
+-- so arrays stay arrays — or util.prolific_error(...). To add an operation, add a row (the
+-- route table is checked against the schema at start-up). Paths are matched segment by segment
+-- on decoded segments, the trailing "/" is optional.
 local util = require "cohort.sandbox.util"
+local contract = require "cohort.sandbox.prolific_contract"
 
 local M = {}
 
@@ -29,14 +35,31 @@ M.find = find
 
 -- Shapes ---------------------------------------------------------------------------------------
 
-function M.submission_list_item(s)
+-- Does the participant have another submission in the same study? (Prolific's has_siblings)
+local function has_siblings(state, s)
+  for _, o in ipairs(state.submissions) do
+    if o ~= s and o.study_id == s.study_id and o.participant_id == s.participant_id then
+      return true
+    end
+  end
+  return false
+end
+
+-- The list shape (SubmissionShort, plus the live list's is_complete, time_taken, reward).
+-- `siblings`: participant → count of their submissions in the study, when the caller has it.
+function M.submission_list_item(s, state, siblings)
+  local sib
+  if siblings then sib = (siblings[s.study_id .. s.participant_id] or 0) > 1
+  else sib = state ~= nil and has_siblings(state, s) end
   return {
     id = s.id,
     participant_id = s.participant_id,
     study_code = nn(s.study_code),
     status = s.status,
-    started_at = nn(s.started_at),
+    started_at = s.started_at,
     completed_at = nn(s.completed_at),
+    return_requested = nn(s.return_requested),
+    has_siblings = sib,
     is_complete = s.completed_at ~= nil and s.completed_at ~= null,
     time_taken = nn(s.time_taken),
     reward = nn(s.reward),
@@ -50,7 +73,7 @@ function M.submission_detail(s)
   for i, b in ipairs(s.bonus_payments or {}) do bonus[i] = b end
   return {
     id = s.id,
-    started_at = nn(s.started_at),
+    started_at = s.started_at,
     status = s.status,
     study_id = s.study_id,
     completed_at = nn(s.completed_at),
@@ -75,16 +98,17 @@ end
 
 -- Answers one page of `items` (already shaped) in the live envelope, honouring the quirks.
 function M.paginate(ctx, items)
+  -- page and page_size were checked by the contract (integers, page_size at most 200)
   local q = ctx.query
   local size, page = M.DEFAULT_PAGE_SIZE, 1
-  if q.page_size ~= nil then
+  if q.page_size ~= nil and q.page_size ~= "" then
     size = positive_int(q.page_size)
     if not size then
       return util.prolific_error(400, { page_size = { "A valid integer is required." } })
     end
     size = math.min(size, M.MAX_PAGE_SIZE)
   end
-  if q.page ~= nil then
+  if q.page ~= nil and q.page ~= "" then
     page = positive_int(q.page)
     if not page then return util.prolific_error(404, "Invalid page.") end
   end
@@ -112,7 +136,7 @@ function M.paginate(ctx, items)
   local next_href = page < last and link(page + 1) or null
   if quirks.repeat_next and page == 2 then next_href = link(2) end
   if quirks.next_on_last and page == last then next_href = link(last + 1) end
-  return util.json(200, {
+  return util.answer(200, {
     results = util.array(results),
     _links = {
       self = { href = link(page), title = "Current" },
@@ -177,11 +201,17 @@ end
 
 local function list_submissions(ctx, study_id)
   M.advance(ctx.app, ctx.req.time)
-  local want = normalize_status(ctx.query.status)
+  local want = normalize_status(ctx.params.status)
+  local subs = ctx.app.state.submissions
+  local count = {}
+  for _, s in ipairs(subs) do
+    local k = tostring(s.study_id) .. tostring(s.participant_id)
+    count[k] = (count[k] or 0) + 1
+  end
   local items = {}
-  for _, s in ipairs(ctx.app.state.submissions) do
+  for _, s in ipairs(subs) do
     if (study_id == nil or s.study_id == study_id) and (want == nil or s.status == want) then
-      items[#items + 1] = M.submission_list_item(s)
+      items[#items + 1] = M.submission_list_item(s, nil, count)
     end
   end
   return M.paginate(ctx, items)
@@ -194,24 +224,17 @@ local function get_submission(ctx, id)
   return s
 end
 
+--- The request's JSON body, as the contract checked it (an empty table when the operation's
+-- optional body was not given). Kept for handlers written before the contract: returns the body.
 function M.body_json(ctx)
-  if ctx.req.body == nil or ctx.req.body == "" then return {} end
-  local v, err = util.decode(ctx.req.body)
-  if type(v) ~= "table" then
-    return nil, util.prolific_error(400, "JSON parse error - " .. tostring(err or "not an object"))
-  end
-  return v
+  return ctx.body or {}
 end
 
 local function transition(ctx, p)
   local s, status, headers, body = get_submission(ctx, p.id)
   if not s then return status, headers, body end
-  local b, err1, err2, err3 = M.body_json(ctx)
-  if not b then return err1, err2, err3 end
-  local action = b.action
-  if type(action) ~= "string" or action == "" then
-    return util.prolific_error(400, { action = { "This field is required." } })
-  end
+  local b = ctx.body
+  local action = b.action -- APPROVE, REJECT or COMPLETE (the schema's enum)
   local now = os.date("!%Y-%m-%dT%H:%M:%S.000000Z")
   if action == "APPROVE" or action == "REJECT" then
     if s.status ~= "AWAITING REVIEW" then
@@ -221,12 +244,11 @@ local function transition(ctx, p)
     end
     if action == "REJECT" then
       local fields = {}
-      if type(b.message) ~= "string" or #b.message < 100 then
+      if type(b.message) ~= "string" or utf8.len(b.message) == nil or utf8.len(b.message) < 100 then
         fields.message = { "Ensure this field has at least 100 characters." }
       end
-      if not M.REJECTION_CATEGORIES[b.rejection_category] then
-        fields.rejection_category = { string.format('"%s" is not a valid choice.',
-          tostring(b.rejection_category == nil and "" or b.rejection_category)) }
+      if b.rejection_category == nil then
+        fields.rejection_category = { "This field is required when rejecting." }
       end
       if next(fields) then return util.prolific_error(400, fields) end
       s.status = "REJECTED"
@@ -234,18 +256,16 @@ local function transition(ctx, p)
     else
       s.status = "APPROVED"
     end
-  elseif action == "COMPLETE" then
+  else -- COMPLETE
     if s.status ~= "ACTIVE" then
       return util.prolific_error(400, string.format(
         "Cannot complete a submission with status %s; it must be ACTIVE.", s.status), nil, 140001)
     end
     s.status = "AWAITING REVIEW"
     s.completed_at = now
-  else
-    return util.prolific_error(400, { action = { string.format('"%s" is not a valid choice.', action) } })
   end
   M.submission_event(ctx.app, s)
-  return util.json(200, M.submission_detail(s))
+  return util.answer(200, M.submission_detail(s))
 end
 
 -- Tell the webhook subscriptions about a submission's new status.
@@ -261,19 +281,63 @@ local function is_hex_id(v)
 end
 M.is_hex_id = is_hex_id
 
--- An array of id strings, or nil and a message for the field's detail.
+-- An array of ids (the schema checked their type and format), or nil and a message for the
+-- field's detail: not empty, at most `max`.
 function M.id_array(v, max)
-  if type(v) ~= "table" then return nil, "Expected a list of items." end
+  if type(v) ~= "table" then return nil, "This field is required." end
   if #v == 0 then return nil, "This list may not be empty." end
   if max and #v > max then
     return nil, string.format("Ensure this field has no more than %d elements.", max)
   end
-  for i, x in ipairs(v) do
-    if type(x) ~= "string" or x == "" then
-      return nil, string.format("Item %d: not a valid id.", i)
+  return v
+end
+
+-- Participants ----------------------------------------------------------------------------------
+
+-- Kinds of objects whose ids are not participants' ids: state key, id field, what to call it.
+local NOT_PARTICIPANTS = {
+  { "submissions", "id", "a submission" }, { "studies", "id", "a study" },
+  { "workspaces", "id", "a workspace" }, { "projects", "id", "a project" },
+  { "participant_groups", "id", "a participant group" }, { "surveys", "_id", "a survey" },
+  { "study_collections", "id", "a study collection" }, { "filter_sets", "id", "a filter set" },
+}
+
+--- Why an id (24 hexadecimal digits, as the schema checked) cannot be a participant's, or nil.
+-- When the state has a participant pool (`state.participants`: an array of {id} or ids) the id
+-- must be one of it; without one the sandbox knows only the ids that name something else — a
+-- submission's id given for its participant's is the commonest slip, and Prolific refuses it.
+function M.not_participant(state, id)
+  local pool = state.participants
+  if type(pool) == "table" and #pool > 0 then
+    for _, x in ipairs(pool) do
+      if x == id or (type(x) == "table" and x.id == id) then return nil end
+    end
+    return "is not the id of a participant"
+  end
+  if state.user and state.user.id == id then return "is the researcher's id, not a participant's" end
+  for _, kind in ipairs(NOT_PARTICIPANTS) do
+    for _, x in ipairs(state[kind[1]] or {}) do
+      if x[kind[2]] == id then
+        local extra = ""
+        if kind[1] == "submissions" then extra = (" (its participant is %s)"):format(x.participant_id) end
+        return ("is the id of %s, not of a participant%s"):format(kind[3], extra)
+      end
     end
   end
-  return v
+  return nil
+end
+
+--- field.N → message for each id of `ids` that is not a participant's, or nil when all may be.
+function M.check_participants(state, ids, field)
+  local fields
+  for i, id in ipairs(ids) do
+    local why = M.not_participant(state, id)
+    if why then
+      fields = fields or {}
+      fields[("%s.%d"):format(field, i - 1)] = { ('"%s" %s.'):format(id, why) }
+    end
+  end
+  return fields
 end
 
 local function now_iso(ctx)
@@ -283,15 +347,14 @@ end
 local function request_return(ctx, p)
   local s, status, headers, body = get_submission(ctx, p.id)
   if not s then return status, headers, body end
-  local b, e1, e2, e3 = M.body_json(ctx)
-  if not b then return e1, e2, e3 end
-  local reasons = b.request_return_reasons
-  if type(reasons) ~= "table" or #reasons == 0 then
-    return util.prolific_error(400, { request_return_reasons = { "This field is required." } })
+  local reasons = ctx.body.request_return_reasons -- an array of strings (the schema)
+  if #reasons == 0 then
+    return util.prolific_error(400, { request_return_reasons = { "Give at least one reason." } })
   end
-  for _, r in ipairs(reasons) do
-    if type(r) ~= "string" or r == "" then
-      return util.prolific_error(400, { request_return_reasons = { "Each reason must be a non-empty string." } })
+  for i, r in ipairs(reasons) do
+    if r:match("^%s*$") then
+      return util.prolific_error(400, { ["request_return_reasons." .. (i - 1)] = {
+        "This field may not be blank." } })
     end
   end
   if s.status ~= "ACTIVE" and s.status ~= "AWAITING REVIEW" then
@@ -300,17 +363,17 @@ local function request_return(ctx, p)
   end
   s.return_requested = now_iso(ctx)
   s.return_reasons = reasons
-  return util.json(200, { id = s.id, status = s.status, participant = s.participant_id,
+  return util.answer(200, { id = s.id, status = s.status, participant = s.participant_id,
     return_requested = s.return_requested })
 end
 
--- POST submissions/bulk-approve/: {submission_ids} or {study_id, participant_ids}. The sandbox is
--- stricter than the live service (which approves asynchronously): every id must exist (and belong
--- to study_id when given) and every submission must be AWAITING REVIEW, or nothing is approved.
+-- POST submissions/bulk-approve/: {submission_ids} or {study_id, participant_ids} (the schema's
+-- oneOf). The sandbox is stricter than the live service (which approves asynchronously): every
+-- id must exist (and belong to study_id when given) and every submission must be AWAITING
+-- REVIEW, or nothing is approved.
 local function bulk_approve(ctx)
   M.advance(ctx.app, ctx.req.time)
-  local b, e1, e2, e3 = M.body_json(ctx)
-  if not b then return e1, e2, e3 end
+  local b = ctx.body
   local subs = ctx.app.state.submissions
   local targets, fields = {}, {}
   if b.submission_ids ~= nil then
@@ -319,20 +382,18 @@ local function bulk_approve(ctx)
     local missing = {}
     for _, id in ipairs(ids) do
       local s = find(subs, id)
-      if not s or (type(b.study_id) == "string" and s.study_id ~= b.study_id) then
+      if not s or (b.study_id ~= nil and s.study_id ~= b.study_id) then
         missing[#missing + 1] = id
       else
         targets[#targets + 1] = s
       end
     end
     if #missing > 0 then
-      fields.submission_ids = { "Unknown submission ids" .. (type(b.study_id) == "string"
+      fields.submission_ids = { "Unknown submission ids" .. (b.study_id ~= nil
         and " for this study" or "") .. ": " .. table.concat(missing, ", ") }
     end
-  elseif b.participant_ids ~= nil or b.study_id ~= nil then
-    if type(b.study_id) ~= "string" or not find(ctx.app.state.studies, b.study_id) then
-      fields.study_id = { b.study_id == nil and "This field is required." or "Study not found." }
-    end
+  else
+    if not find(ctx.app.state.studies, b.study_id) then fields.study_id = { "Study not found." } end
     local ids, why = M.id_array(b.participant_ids, 1000)
     if not ids then
       fields.participant_ids = { why }
@@ -349,8 +410,6 @@ local function bulk_approve(ctx)
         fields.participant_ids = { "No submission in this study for: " .. table.concat(missing, ", ") }
       end
     end
-  else
-    fields.submission_ids = { "Provide submission_ids, or study_id and participant_ids." }
   end
   if next(fields) then return util.prolific_error(400, fields) end
   local wrong = {}
@@ -361,8 +420,11 @@ local function bulk_approve(ctx)
     return util.prolific_error(400, "Only submissions AWAITING REVIEW can be approved: "
       .. table.concat(wrong, ", "), nil, 140001)
   end
-  for _, s in ipairs(targets) do s.status = "APPROVED" end
-  return util.json(200, "The request to bulk approve has been made successfully.")
+  for _, s in ipairs(targets) do
+    s.status = "APPROVED"
+    M.submission_event(ctx.app, s)
+  end
+  return util.answer(200, "The request to bulk approve has been made successfully.")
 end
 
 local function study_of(ctx, id)
@@ -406,14 +468,12 @@ local function calculate_screen_out(ctx, p)
   M.advance(ctx.app, ctx.req.time)
   local st, e1, e2, e3 = study_of(ctx, p.id)
   if not st then return e1, e2, e3 end
-  local b, b1, b2, b3 = M.body_json(ctx)
-  if not b then return b1, b2, b3 end
-  local targets, fields = screen_out_targets(ctx, st, b)
+  local targets, fields = screen_out_targets(ctx, st, ctx.body)
   if not targets then return util.prolific_error(400, fields) end
   local money = require "cohort.sandbox.prolific_money"
   local currency = money.currency_of(ctx.app.state, st)
   local minimum, recommended, avg = screen_out_bounds(st, targets, currency)
-  return util.json(200, {
+  return util.answer(200, {
     recommended_reward = { amount = recommended, currency = currency },
     minimum_reward = { amount = minimum, currency = currency },
     average_submission_time_minutes = math.floor(avg * 100 + 0.5) / 100,
@@ -427,8 +487,7 @@ local function screen_out(ctx, p)
   M.advance(ctx.app, ctx.req.time)
   local st, e1, e2, e3 = study_of(ctx, p.id)
   if not st then return e1, e2, e3 end
-  local b, b1, b2, b3 = M.body_json(ctx)
-  if not b then return b1, b2, b3 end
+  local b = ctx.body
   local fields = {}
   local targets, tf = screen_out_targets(ctx, st, b)
   if not targets then fields = tf end
@@ -436,15 +495,8 @@ local function screen_out(ctx, p)
   if bps == nil and rph == nil then
     fields.bonus_per_submission = { "Either bonus_per_submission or reward_per_hour must be provided." }
   end
-  if bps ~= nil and (type(bps) ~= "number" or bps <= 0 or bps ~= bps) then
-    fields.bonus_per_submission = { "A positive number is required." }
-  end
-  if rph ~= nil and (type(rph) ~= "number" or rph <= 0 or rph ~= rph) then
-    fields.reward_per_hour = { "A positive number is required." }
-  end
-  if b.increase_places ~= nil and type(b.increase_places) ~= "boolean" then
-    fields.increase_places = { "Must be a valid boolean." }
-  end
+  if bps ~= nil and bps <= 0 then fields.bonus_per_submission = { "A positive number is required." } end
+  if rph ~= nil and rph <= 0 then fields.reward_per_hour = { "A positive number is required." } end
   if next(fields) then return util.prolific_error(400, fields) end
   if st.is_custom_screening ~= true then
     return util.prolific_error(400, "Screening out is only possible in a custom screening study "
@@ -484,37 +536,41 @@ local function screen_out(ctx, p)
   if b.increase_places then
     st.total_available_places = (st.total_available_places or 0) + #targets
   end
-  return util.json(202, {
+  return util.answer(202, {
     message = "The request to bulk screen out has been made successfully.",
     payment_per_participant = { amount = amount, currency = currency },
   })
 end
 
+local function user_me(ctx)
+  local u = ctx.app.state.user
+  local out = {}
+  for k, v in pairs(u) do out[k] = v end
+  out.email = type(u.email) == "string" and u.email or ""
+  return util.answer(200, out)
+end
+
 M.routes = {
-  { "POST", "submissions/bulk-approve", bulk_approve },
-  { "POST", "submissions/{id}/request-return", request_return },
-  { "POST", "studies/{id}/screen-out-submissions", screen_out },
-  { "POST", "studies/{id}/calculate-screen-out-payment", calculate_screen_out },
-  { "GET", "users/me", function(ctx)
-      return util.json(200, ctx.app.state.user)
-    end },
-  { "GET", "submissions", function(ctx)
-      local study = ctx.query.study
-      if study == "" then study = nil end
-      return list_submissions(ctx, study)
-    end },
+  { "POST", "submissions/bulk-approve", bulk_approve, op = "BulkApproveSubmissions" },
+  { "POST", "submissions/{id}/request-return", request_return, op = "RequestSubmissionReturn" },
+  { "POST", "studies/{id}/screen-out-submissions", screen_out, op = "BulkScreenOutSubmissions" },
+  { "POST", "studies/{id}/calculate-screen-out-payment", calculate_screen_out,
+    op = "CalculateBulkScreenOutPayment" },
+  { "GET", "users/me", user_me, op = "GetUser" },
+  { "GET", "submissions", function(ctx) return list_submissions(ctx, ctx.params.study) end,
+    op = "GetSubmissions" },
   { "GET", "submissions/{id}", function(ctx, p)
       local s, status, headers, body = get_submission(ctx, p.id)
       if not s then return status, headers, body end
-      return util.json(200, M.submission_detail(s))
-    end },
-  { "POST", "submissions/{id}/transition", transition },
+      return util.answer(200, M.submission_detail(s))
+    end, op = "GetSubmission" },
+  { "POST", "submissions/{id}/transition", transition, op = "TransitionSubmission" },
   { "GET", "studies/{id}/submissions", function(ctx, p)
       if not find(ctx.app.state.studies, p.id) then
         return util.prolific_error(404, "Study not found.")
       end
       return list_submissions(ctx, p.id)
-    end },
+    end, op = "GetStudySubmissions" },
 }
 
 -- Route modules of the other resource families (lua/cohort/sandbox/prolific_<family>.lua), each
@@ -527,9 +583,20 @@ for _, family in ipairs(M.FAMILIES) do
   for _, row in ipairs(mod.routes or {}) do M.routes[#M.routes + 1] = row end
 end
 
--- ctx.segs starts with "api", "v1".
+-- Every row names its operation, every operation has its row (raises at start-up otherwise).
+M.by_operation = contract.bind(M.routes)
+
+--- Answer a request under /api/v1/ (ctx.segs starts with "api", "v1"): route it, hold it to its
+-- operation's schema, run the handler, and finish its answer by the success schema.
 function M.handle(ctx)
-  return util.dispatch_prolific(M.routes, ctx, 3)
+  local ok, handler, caps, row = util.route(M.routes, ctx.req, ctx.segs, 3)
+  if not ok then return util.dispatch_prolific(M.routes, ctx, 3) end
+  ctx.op = row.op
+  local s, h, b = contract.request(ctx, row, caps)
+  if s then return s, h, b end
+  local status, headers, body, opts = handler(ctx, caps)
+  status, headers, body = contract.finish(ctx, row, status, headers or {}, body)
+  return status, headers, body, opts
 end
 
 return M

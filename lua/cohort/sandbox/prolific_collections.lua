@@ -35,8 +35,10 @@ local function money_string(state, minor)
   return ("%s%.2f"):format(SIGNS[currency] or (currency .. " "), total / 100)
 end
 
+-- The spec closes these objects (additionalProperties: false): exactly its fields, so the
+-- collection's project_id, which it does not list, is not answered.
 local function list_shape(c)
-  return { id = c.id, name = c.name, description = c.description, project_id = c.project_id,
+  return { id = c.id, name = c.name, description = c.description,
     publish_at = c.publish_at or null, status = c.status, study_ids = util.array(c.study_ids) }
 end
 
@@ -58,7 +60,6 @@ local function project_of(st) return st.project or st.project_id end
 -- Checks study_ids against the rules; adds messages to f. Returns the ids array.
 local function check_studies(state, f, ids, project_id)
   if ids == nil or ids == null then return {} end
-  if not H.is_array(ids) then f.add("study_ids", "Expected a list of study ids.") return {} end
   local out, seen = {}, {}
   for i, sid in ipairs(ids) do
     local st = type(sid) == "string" and H.find(state.studies or {}, sid) or nil
@@ -98,20 +99,10 @@ local function valid_time(s)
   return type(s) == "string" and s:match("^%d%d%d%d%-%d%d%-%d%d[T ]%d%d:%d%d") ~= nil
 end
 
-local ALLOWED_CREATE = { name = true, description = true, project_id = true, study_ids = true,
-  publish_at = true }
-local ALLOWED_UPDATE = { name = true, description = true, study_ids = true, publish_at = true }
-
-local function check_fields(f, b, allowed, creating)
-  for k in pairs(b) do
-    if not allowed[k] then f.add(k, "Unknown field.") end
-  end
+-- (The contract held the body to the closed Create/Update schemas: no other fields, types.)
+local function check_fields(f, b)
   for _, k in ipairs { "name", "description" } do
-    if creating and not H.nonempty_string(b[k]) then
-      f.add(k, "This field is required.")
-    elseif b[k] ~= nil and type(b[k]) ~= "string" then
-      f.add(k, "Not a valid string.")
-    end
+    if type(b[k]) == "string" and b[k]:match("^%s*$") then f.add(k, "This field may not be blank.") end
   end
   if b.publish_at ~= nil and b.publish_at ~= null and not valid_time(b.publish_at) then
     f.add("publish_at", "Datetime has wrong format. Use e.g. 2050-02-28T13:45:00 Europe/London.")
@@ -119,14 +110,11 @@ local function check_fields(f, b, allowed, creating)
 end
 
 local function create(ctx)
-  local b, e = H.body(ctx)
-  if not b then return table.unpack(e) end
+  local b = ctx.body
   local state = ctx.app.state
   local f = H.fields()
-  check_fields(f, b, ALLOWED_CREATE, true)
-  if not H.nonempty_string(b.project_id) then
-    f.add("project_id", "This field is required.")
-  elseif not H.find(state.projects or {}, b.project_id) then
+  check_fields(f, b)
+  if not H.find(state.projects or {}, b.project_id) then
     f.add("project_id", "Project not found.")
   end
   local ids = check_studies(state, f, b.study_ids, b.project_id)
@@ -137,7 +125,7 @@ local function create(ctx)
     status = "UNPUBLISHED", study_ids = ids }
   table.insert(collections(ctx.app), c)
   claim(ctx.app, c)
-  return util.json(201, list_shape(c))
+  return util.answer(201, list_shape(c))
 end
 
 local function get_or_404(ctx, id)
@@ -149,14 +137,13 @@ end
 local function update(ctx, p)
   local c, e = get_or_404(ctx, p.id)
   if not c then return table.unpack(e) end
-  local b, be = H.body(ctx)
-  if not b then return table.unpack(be) end
+  local b = ctx.body
   if c.status ~= "UNPUBLISHED" then
     return util.prolific_error(400, ("Cannot update a study collection with status %s."):format(c.status),
       nil, 140001)
   end
   local f = H.fields()
-  check_fields(f, b, ALLOWED_UPDATE, false)
+  check_fields(f, b)
   local ids = b.study_ids ~= nil and check_studies(ctx.app.state, f, b.study_ids, c.project_id) or nil
   local bad = f.answer()
   if bad then return f.answer() end
@@ -167,7 +154,7 @@ local function update(ctx, p)
     c.study_ids = ids
     claim(ctx.app, c)
   end
-  return util.json(200, detail_shape(ctx.app.state, c))
+  return util.answer(200, detail_shape(ctx.app.state, c))
 end
 
 local ACTIONS = {
@@ -179,8 +166,7 @@ local ACTIONS = {
 local function transition(ctx, p)
   local c, e = get_or_404(ctx, p.id)
   if not c then return table.unpack(e) end
-  local b, be = H.body(ctx)
-  if not b then return table.unpack(be) end
+  local b = ctx.body
   local t = ACTIONS[b.action]
   if not t then
     return util.prolific_error(400, { action = { b.action == nil and "This field is required."
@@ -242,13 +228,13 @@ local function transition(ctx, p)
       end
     end
   end
-  return util.json(200, detail_shape(state, c))
+  return util.answer(200, detail_shape(state, c))
 end
 
 M.routes = {
   { "GET", "study-collections/mutually-exclusive", function(ctx)
-      local pid = ctx.query.project_id
-      if pid == nil or pid == "" then
+      local pid = ctx.params.project_id
+      if pid == nil then
         return util.prolific_error(400, { project_id = { "This field is required." } })
       end
       if not H.find(ctx.app.state.projects or {}, pid) then
@@ -259,14 +245,16 @@ M.routes = {
         if c.project_id == pid then items[#items + 1] = list_shape(c) end
       end
       return H.paginate(ctx, items)
-    end },
-  { "POST", "study-collections/mutually-exclusive", create },
+    end, op = "ListMutuallyExclusiveStudyCollections" },
+  { "POST", "study-collections/mutually-exclusive", create,
+    op = "CreateMutuallyExclusiveStudyCollection" },
   { "GET", "study-collections/mutually-exclusive/{id}", function(ctx, p)
       local c, e = get_or_404(ctx, p.id)
       if not c then return table.unpack(e) end
-      return util.json(200, detail_shape(ctx.app.state, c))
-    end },
-  { "PATCH", "study-collections/mutually-exclusive/{id}", update },
+      return util.answer(200, detail_shape(ctx.app.state, c))
+    end, op = "GetMutuallyExclusiveStudyCollection" },
+  { "PATCH", "study-collections/mutually-exclusive/{id}", update,
+    op = "UpdateMutuallyExclusiveStudyCollection" },
   { "DELETE", "study-collections/mutually-exclusive/{id}", function(ctx, p)
       local c, e = get_or_404(ctx, p.id)
       if not c then return table.unpack(e) end
@@ -277,8 +265,9 @@ M.routes = {
       local _, i = H.find(collections(ctx.app), c.id)
       table.remove(collections(ctx.app), i)
       return 204, {}, ""
-    end },
-  { "POST", "study-collections/mutually-exclusive/{id}/transition", transition },
+    end, op = "DeleteMutuallyExclusiveStudyCollection" },
+  { "POST", "study-collections/mutually-exclusive/{id}/transition", transition,
+    op = "TransitionMutuallyExclusiveStudyCollection" },
 }
 
 return M

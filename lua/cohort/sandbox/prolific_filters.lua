@@ -92,54 +92,65 @@ local function by_id(state)
   return t
 end
 
--- Validates an array of requirement filters; messages go to f under `field`. Returns the
--- filters normalised ({filter_id, selected_values | selected_range, weightings}).
-local function check_filters(state, fe, list, field)
-  if list == nil or list == null then return {} end
-  if not H.is_array(list) then fe.add(field, "Expected a list of filters.") return {} end
-  local known = by_id(state)
-  local out = {}
-  for i, x in ipairs(list) do
-    local where = ("%s.%d"):format(field, i - 1)
-    local fid = type(x) == "table" and (x.filter_id or x.id) or nil
-    local f = known[fid]
-    if type(x) ~= "table" then
-      fe.add(where, "Must be an object.")
-    elseif not f then
-      fe.add(where .. ".filter_id", ('"%s" is not a valid filter.'):format(tostring(fid)))
-    elseif f.type == "select" then
-      if not H.is_array(x.selected_values) or #x.selected_values == 0 then
-        fe.add(where .. ".selected_values", "This field is required for a select filter.")
-      else
-        local ok = true
-        for _, v in ipairs(x.selected_values) do
-          if type(v) ~= "string" then ok = false
-          elseif f.data_type ~= "ParticipantID" and f.choices[v] == nil then
-            fe.add(where .. ".selected_values", ('"%s" is not a valid choice.'):format(v))
-          end
-        end
-        if not ok then fe.add(where .. ".selected_values", "Values must be strings.") end
-        out[#out + 1] = { filter_id = fid, selected_values = x.selected_values, weightings = x.weightings }
-      end
-    else
-      local r = x.selected_range
-      if type(r) ~= "table" or (r.lower == nil and r.upper == nil) then
-        fe.add(where .. ".selected_range", "Give lower, upper or both.")
-      else
-        out[#out + 1] = { filter_id = fid, selected_range = { lower = r.lower, upper = r.upper } }
-      end
-    end
-  end
-  return out
-end
-
 local function date_num(s)
   local y, m, d = tostring(s):match("^(%d%d%d%d)%-(%d%d)%-(%d%d)")
   if not y then return nil end
   return tonumber(y) * 372 + tonumber(m) * 31 + tonumber(d)
 end
 
--- The eligible count of normalised filters (0 under 25).
+--- Check an array of requirement filters against the catalogue — what the schema (SelectFilter
+-- or RangeFilter, each with its filter_id) cannot say: the filter exists, a select filter gets
+-- choices it has, a range filter a range, not reversed. Messages name `field.N.…` (N from 0).
+-- @return the filters normalised ({filter_id, selected_values | selected_range, weightings}),
+--   or nil and field → messages
+function M.validate(state, list, field)
+  if list == nil or list == null then return {} end
+  local known = by_id(state)
+  local out, fields = {}, {}
+  local function add(k, msg) fields[k] = fields[k] or {}; table.insert(fields[k], msg) end
+  for i, x in ipairs(list) do
+    local where = ("%s.%d"):format(field, i - 1)
+    local f = known[x.filter_id]
+    if not f then
+      add(where .. ".filter_id", ('"%s" is not a valid filter; see GET /api/v1/filters/.'):format(x.filter_id))
+    elseif f.type == "select" then
+      local values = x.selected_values
+      if type(values) ~= "table" then
+        add(where .. ".selected_values", ("%s is a select filter: give selected_values."):format(f.filter_id))
+      elseif #values == 0 then
+        add(where .. ".selected_values", "Select at least one value.")
+      else
+        for j, v in ipairs(values) do
+          if f.data_type ~= "ParticipantID" and f.choices[v] == nil then
+            add(where .. ".selected_values." .. (j - 1), ('"%s" is not a valid choice.'):format(v))
+          end
+        end
+        out[#out + 1] = { filter_id = f.filter_id, selected_values = values, weightings = x.weightings }
+      end
+    else
+      local r = x.selected_range
+      if type(r) ~= "table" then
+        add(where .. ".selected_range", ("%s is a range filter: give selected_range."):format(f.filter_id))
+      else
+        local conv = f.data_type == "date" and date_num or tonumber
+        local lo = r.lower ~= null and r.lower ~= nil and conv(r.lower) or nil
+        local hi = r.upper ~= null and r.upper ~= nil and conv(r.upper) or nil
+        if (r.lower ~= nil and r.lower ~= null and lo == nil) or (r.upper ~= nil and r.upper ~= null and hi == nil) then
+          add(where .. ".selected_range", ("%s takes %s bounds."):format(f.filter_id,
+            f.data_type == "date" and "date" or "number"))
+        elseif lo and hi and lo > hi then
+          add(where .. ".selected_range", "The lower bound is above the upper bound.")
+        else
+          out[#out + 1] = { filter_id = f.filter_id, selected_range = { lower = r.lower, upper = r.upper } }
+        end
+      end
+    end
+  end
+  if next(fields) then return nil, fields end
+  return out
+end
+
+--- The eligible count of normalised filters (0 under 25).
 function M.count(state, filters)
   local known = by_id(state)
   local n = M.POOL
@@ -208,44 +219,47 @@ local function locked(s, what)
     nil, 140001)
 end
 
-local function create_set(ctx)
-  local b, e = H.body(ctx)
-  if not b then return table.unpack(e) end
-  local state = ctx.app.state
-  local fe = H.fields()
-  if not H.nonempty_string(b.name) then fe.add("name", "This field is required.") end
+local function workspace_check(state, fields, b)
   if b.workspace_id == nil and b.organisation_id == nil then
-    fe.add("workspace_id", "Give workspace_id or organisation_id.")
+    fields.workspace_id = { "Give workspace_id or organisation_id." }
   elseif b.workspace_id ~= nil and not H.find(state.workspaces or {}, b.workspace_id) then
-    fe.add("workspace_id", "Workspace not found.")
+    fields.workspace_id = { "Workspace not found." }
   end
-  local filters = check_filters(state, fe, b.filters, "filters")
-  local bad = fe.answer()
-  if bad then return fe.answer() end
+end
+
+local function create_set(ctx)
+  local b = ctx.body
+  local state = ctx.app.state
+  local fields = {}
+  if not H.nonempty_string(b.name) then fields.name = { "This field is required." } end
+  workspace_check(state, fields, b)
+  local filters, fe = M.validate(state, b.filters, "filters")
+  for k, list in pairs(fe or {}) do fields[k] = list end
+  if next(fields) then return util.prolific_error(400, fields) end
   local s = { id = H.id(ctx.app), version = 1, is_deleted = false, is_locked = false,
     workspace_id = b.workspace_id, organisation_id = b.organisation_id, name = b.name,
     filters = filters, versions = { filters } }
   table.insert(sets(ctx.app), s)
-  return util.json(201, set_shape(state, s))
+  return util.answer(201, set_shape(state, s))
 end
 
 local function update_set(ctx, p)
   local s, e = get_set(ctx, p.id)
   if not s then return table.unpack(e) end
-  local b, be = H.body(ctx)
-  if not b then return table.unpack(be) end
+  local b = ctx.body
   if s.is_locked then return locked(s, "update") end
   local state = ctx.app.state
-  local fe = H.fields()
-  if b.name ~= nil and not H.nonempty_string(b.name) then fe.add("name", "Not a valid string.") end
-  local filters = b.filters ~= nil and check_filters(state, fe, b.filters, "filters") or nil
-  local bad = fe.answer()
-  if bad then return fe.answer() end
+  local fields = {}
+  if b.name ~= nil and not H.nonempty_string(b.name) then fields.name = { "This field may not be blank." } end
+  local filters, fe
+  if b.filters ~= nil then filters, fe = M.validate(state, b.filters, "filters") end
+  for k, list in pairs(fe or {}) do fields[k] = list end
+  if next(fields) then return util.prolific_error(400, fields) end
   if b.name ~= nil then s.name = b.name end
   if filters then s.filters = filters end
   s.version = s.version + 1
   s.versions[s.version] = s.filters
-  return util.json(200, set_shape(state, s))
+  return util.answer(200, set_shape(state, s))
 end
 
 local function lock(flag)
@@ -253,31 +267,32 @@ local function lock(flag)
     local s, e = get_set(ctx, p.id)
     if not s then return table.unpack(e) end
     s.is_locked = flag
-    return util.json(200, set_shape(ctx.app.state, s))
+    return util.answer(200, set_shape(ctx.app.state, s))
   end
 end
 
 M.routes = {
   { "GET", "filters", function(ctx)
-      local detailed = (ctx.query.detailed or ""):lower() == "true"
+      local detailed = ctx.params.detailed == true
       local items = {}
       for _, f in ipairs(catalogue(ctx.app.state)) do items[#items + 1] = filter_shape(f, detailed) end
       return H.paginate(ctx, items)
-    end },
+    end, op = "GetFilters" },
   { "POST", "eligibility-count", function(ctx)
-      local b, e = H.body(ctx)
-      if not b then return table.unpack(e) end
-      local fe = H.fields()
-      if b.filters == nil then fe.add("filters", "This field is required.") end
-      local filters = check_filters(ctx.app.state, fe, b.filters, "filters")
-      local bad = fe.answer()
-      if bad then return fe.answer() end
-      return util.json(200, { count = M.count(ctx.app.state, filters) })
-    end },
-  { "POST", "filter-sets", create_set },
+      local b = ctx.body
+      local fields = {}
+      if b.workspace_id ~= nil and not H.find(ctx.app.state.workspaces or {}, b.workspace_id) then
+        fields.workspace_id = { "Workspace not found." }
+      end
+      local filters, fe = M.validate(ctx.app.state, b.filters, "filters")
+      for k, list in pairs(fe or {}) do fields[k] = list end
+      if next(fields) then return util.prolific_error(400, fields) end
+      return util.answer(200, { count = M.count(ctx.app.state, filters) })
+    end, op = "GetEligibleCount" },
+  { "POST", "filter-sets", create_set, op = "CreateFilterSet" },
   { "GET", "filter-sets", function(ctx)
-      local ws, org = ctx.query.workspace_id, ctx.query.organisation_id
-      if (ws == nil or ws == "") and (org == nil or org == "") then
+      local ws, org = ctx.params.workspace_id, ctx.params.organisation_id
+      if ws == nil and org == nil then
         return util.prolific_error(400, { workspace_id = { "Give workspace_id or organisation_id." } })
       end
       local items = {}
@@ -287,44 +302,41 @@ M.routes = {
         end
       end
       return H.paginate(ctx, items)
-    end },
+    end, op = "GetFilterSets" },
   { "GET", "filter-sets/{id}", function(ctx, p)
       local s, e = get_set(ctx, p.id)
       if not s then return table.unpack(e) end
-      local v = ctx.query.version_number
-      if v ~= nil then
-        local n = math.tointeger(tonumber(v))
-        if not n then return util.prolific_error(400, { version_number = { "A valid integer is required." } }) end
+      local n = ctx.params.version_number
+      if n ~= nil then
         if not s.versions[n] then return util.prolific_error(404, "No such version of the filter set.") end
-        return util.json(200, set_shape(ctx.app.state, s, n))
+        return util.answer(200, set_shape(ctx.app.state, s, n))
       end
-      return util.json(200, set_shape(ctx.app.state, s))
-    end },
-  { "PATCH", "filter-sets/{id}", update_set },
+      return util.answer(200, set_shape(ctx.app.state, s))
+    end, op = "GetFilterSet" },
+  { "PATCH", "filter-sets/{id}", update_set, op = "UpdateFilterSet" },
   { "DELETE", "filter-sets/{id}", function(ctx, p)
       local s, e = get_set(ctx, p.id)
       if not s then return table.unpack(e) end
       if s.is_locked then return locked(s, "delete") end
       s.is_deleted = true
       return 204, {}, ""
-    end },
+    end, op = "DeleteFilterSet" },
   { "POST", "filter-sets/{id}/clone", function(ctx, p)
       local s, e = get_set(ctx, p.id)
       if not s then return table.unpack(e) end
-      local b, be = H.body(ctx)
-      if not b then return table.unpack(be) end
+      local b = ctx.body
       if b.new_name ~= nil and not H.nonempty_string(b.new_name) then
-        return util.prolific_error(400, { new_name = { "Not a valid string." } })
+        return util.prolific_error(400, { new_name = { "This field may not be blank." } })
       end
       local filters = util.deepcopy(s.filters)
       local c = { id = H.id(ctx.app), version = 1, is_deleted = false, is_locked = false,
         workspace_id = s.workspace_id, organisation_id = s.organisation_id,
         name = b.new_name or (s.name .. " (copy)"), filters = filters, versions = { filters } }
       table.insert(sets(ctx.app), c)
-      return util.json(201, set_shape(ctx.app.state, c))
-    end },
-  { "POST", "filter-sets/{id}/lock", lock(true) },
-  { "POST", "filter-sets/{id}/unlock", lock(false) },
+      return util.answer(201, set_shape(ctx.app.state, c))
+    end, op = "CloneFilterSet" },
+  { "POST", "filter-sets/{id}/lock", lock(true), op = "LockFilterSet" },
+  { "POST", "filter-sets/{id}/unlock", lock(false), op = "UnlockFilterSet" },
 }
 
 return M

@@ -18,11 +18,36 @@ local M = {}
 
 local function groups(app) return H.state(app, "participant_groups") end
 
-local function shape(g)
+local function P() return require "cohort.sandbox.prolific" end
+
+-- ParticipantGroup: description nullable; feeder_studies: the studies whose completion codes
+-- add to or remove from the group (ADD_TO_PARTICIPANT_GROUP / REMOVE_FROM_PARTICIPANT_GROUP).
+local function feeders(state, g)
+  local out = {}
+  for _, st in ipairs(state.studies or {}) do
+    local codes = {}
+    for _, c in ipairs(st.completion_codes or {}) do
+      for _, a in ipairs(c.actions or {}) do
+        if (a.action == "ADD_TO_PARTICIPANT_GROUP" or a.action == "REMOVE_FROM_PARTICIPANT_GROUP")
+            and a.participant_group == g.id then
+          codes[#codes + 1] = { code = c.code ~= null and c.code or "", code_type = c.code_type,
+            action = a.action }
+        end
+      end
+    end
+    if #codes > 0 then
+      out[#out + 1] = { id = st.id, name = st.name, internal_name = st.internal_name ~= null
+        and st.internal_name or nil, status = st.status, feeder_completion_codes = util.array(codes) }
+    end
+  end
+  return util.array(out)
+end
+
+local function shape(state, g)
   return { id = g.id, name = g.name, description = g.description or null,
     project_id = g.project_id or null, workspace_id = g.workspace_id or null,
     organisation_id = g.organisation_id or null, participant_count = #g.members,
-    is_deleted = g.is_deleted, feeder_studies = util.array({}) }
+    is_deleted = g.is_deleted, feeder_studies = feeders(state, g) }
 end
 
 local function members_body(g)
@@ -31,14 +56,12 @@ local function members_body(g)
   return { results = util.array(out) }
 end
 
-local function check_ids(fe, ids, field)
-  if not H.is_array(ids) then fe.add(field, "Expected a list of participant ids.") return nil end
-  for i, id in ipairs(ids) do
-    if not H.nonempty_string(id) then
-      fe.add(field, ("Item %d is not a participant id."):format(i - 1))
-    end
-  end
-  return ids
+-- participant_ids (an array of ids: the schema) → 400 fields when an id cannot be a
+-- participant's (cohort.sandbox.prolific.not_participant), or when `nonempty` and it is empty.
+local function check_ids(state, ids, nonempty)
+  if ids == nil then return { participant_ids = { "This field is required." } } end
+  if nonempty and #ids == 0 then return { participant_ids = { "This list may not be empty." } } end
+  return P().check_participants(state, ids, "participant_ids")
 end
 
 local function add_members(app, g, ids)
@@ -62,63 +85,59 @@ local function get_group(ctx, id, live)
 end
 
 local function create(ctx)
-  local b, e = H.body(ctx)
-  if not b then return table.unpack(e) end
+  local b = ctx.body
   local state = ctx.app.state
-  local fe = H.fields()
-  if not H.nonempty_string(b.name) then fe.add("name", "This field is required.") end
+  local fields = {}
+  if b.name:match("^%s*$") then fields.name = { "This field may not be blank." } end
   if (b.workspace_id == nil) == (b.organisation_id == nil) then
-    fe.add("workspace_id", "Give exactly one of workspace_id or organisation_id.")
+    fields.workspace_id = { "Give exactly one of workspace_id or organisation_id." }
   elseif b.workspace_id ~= nil and not H.find(state.workspaces or {}, b.workspace_id) then
-    fe.add("workspace_id", "Workspace not found.")
+    fields.workspace_id = { "Workspace not found." }
   end
-  if b.description ~= nil and b.description ~= null and type(b.description) ~= "string" then
-    fe.add("description", "Not a valid string.")
-  end
-  local ids = b.participant_ids ~= nil and check_ids(fe, b.participant_ids, "participant_ids") or {}
-  local bad = fe.answer()
-  if bad then return fe.answer() end
-  local g = { id = H.id(ctx.app), name = b.name, description = b.description ~= null and b.description or nil,
+  local ids = b.participant_ids or {}
+  for k, v in pairs(check_ids(state, ids) or {}) do fields[k] = v end
+  if next(fields) then return util.prolific_error(400, fields) end
+  local g = { id = H.id(ctx.app), name = b.name,
+    description = type(b.description) == "string" and b.description or nil,
     workspace_id = b.workspace_id, organisation_id = b.organisation_id, is_deleted = false,
     members = {} }
   add_members(ctx.app, g, ids)
   table.insert(groups(ctx.app), g)
-  return util.json(201, shape(g))
+  return util.answer(201, shape(state, g))
 end
 
+-- PATCH: name, description, and participant_ids, which replaces the members ([] empties the
+-- group; an object or anything but an array of ids is refused by the schema).
 local function update(ctx, p)
   local g, e = get_group(ctx, p.id, true)
   if not g then return table.unpack(e) end
-  local b, be = H.body(ctx)
-  if not b then return table.unpack(be) end
-  local fe = H.fields()
-  if b.name ~= nil and not H.nonempty_string(b.name) then fe.add("name", "Not a valid string.") end
+  local b = ctx.body
+  local state = ctx.app.state
+  local fields = {}
+  if b.name ~= nil and b.name:match("^%s*$") then fields.name = { "This field may not be blank." } end
   if b.description ~= nil and b.description ~= null and type(b.description) ~= "string" then
-    fe.add("description", "Not a valid string.")
+    fields.description = { "Not a valid string." }
   end
-  local ids = b.participant_ids ~= nil and check_ids(fe, b.participant_ids, "participant_ids") or nil
-  local bad = fe.answer()
-  if bad then return fe.answer() end
+  if b.participant_ids ~= nil then
+    for k, v in pairs(check_ids(state, b.participant_ids) or {}) do fields[k] = v end
+  end
+  if next(fields) then return util.prolific_error(400, fields) end
   if b.name ~= nil then g.name = b.name end
   if b.description ~= nil then g.description = b.description ~= null and b.description or nil end
-  if ids then
+  if b.participant_ids ~= nil then
     g.members = {}
-    add_members(ctx.app, g, ids)
+    add_members(ctx.app, g, b.participant_ids)
   end
-  return util.json(200, shape(g))
+  return util.answer(200, shape(state, g))
 end
 
 local function membership(add)
   return function(ctx, p)
     local g, e = get_group(ctx, p.id, true)
     if not g then return table.unpack(e) end
-    local b, be = H.body(ctx)
-    if not b then return table.unpack(be) end
-    local fe = H.fields()
-    if b.participant_ids == nil then fe.add("participant_ids", "This field is required.") end
-    local ids = check_ids(fe, b.participant_ids, "participant_ids")
-    local bad = fe.answer()
-    if bad then return fe.answer() end
+    local ids = ctx.body.participant_ids
+    local fields = check_ids(ctx.app.state, ids, true)
+    if fields then return util.prolific_error(400, fields) end
     if add then
       add_members(ctx.app, g, ids)
     else
@@ -130,7 +149,7 @@ local function membership(add)
       end
       g.members = keep
     end
-    return util.json(200, members_body(g))
+    return util.answer(200, members_body(g))
   end
 end
 
@@ -138,30 +157,25 @@ end
 
 M.ROLES = { WORKSPACE_ADMIN = "workspace", WORKSPACE_COLLABORATOR = "workspace", PROJECT_EDITOR = "project" }
 
+-- (CreateInvitationRequest: role's enum, the association's format and the e-mail addresses'
+-- were checked by the contract; none of its fields is required there, so presence is here.)
 local function invite(ctx)
-  local b, e = H.body(ctx)
-  if not b then return table.unpack(e) end
+  local b = ctx.body
   local state = ctx.app.state
   local fe = H.fields()
   local kind = M.ROLES[b.role]
   if not kind then
-    fe.add("role", ('"%s" is not a valid choice.'):format(tostring(b.role)))
+    fe.add("role", "This field is required.")
   end
-  if not H.nonempty_string(b.association) then
+  if b.association == nil then
     fe.add("association", "This field is required.")
   elseif kind == "workspace" and not H.find(state.workspaces or {}, b.association) then
     fe.add("association", "No workspace with this id (roles WORKSPACE_* invite to a workspace).")
   elseif kind == "project" and not H.find(state.projects or {}, b.association) then
     fe.add("association", "No project with this id (PROJECT_EDITOR invites to a project).")
   end
-  if not H.is_array(b.emails) or #b.emails == 0 then
+  if b.emails == nil or #b.emails == 0 then
     fe.add("emails", "Ensure this list has at least 1 item.")
-  else
-    for i, m in ipairs(b.emails) do
-      if type(m) ~= "string" or not m:match("^[^@%s]+@[^@%s]+%.[^@%s]+$") then
-        fe.add("emails", ("Item %d: enter a valid email address."):format(i - 1))
-      end
-    end
   end
   local bad = fe.answer()
   if bad then return fe.answer() end
@@ -174,48 +188,46 @@ local function invite(ctx)
     list[#list + 1] = inv
     out[#out + 1] = inv
   end
-  return util.json(201, { invitations = util.array(out) })
+  return util.answer(201, { invitations = util.array(out) })
 end
 
 M.routes = {
-  { "POST", "participant-groups", create },
+  { "POST", "participant-groups", create, op = "CreateParticipantGroup" },
   { "GET", "participant-groups", function(ctx)
-      local ws, pr = ctx.query.workspace_id, ctx.query.project_id
-      if (ws == nil or ws == "") and (pr == nil or pr == "") then
+      local ws, pr = ctx.params.workspace_id, ctx.params.project_id
+      if ws == nil and pr == nil then
         return util.prolific_error(400, { workspace_id = { "Give workspace_id (or project_id)." } })
       end
-      local active = ctx.query.active
-      if active ~= nil and active ~= "true" and active ~= "false" then
-        return util.prolific_error(400, { active = { '"true" or "false".' } })
-      end
+      local active = ctx.params.active -- "true" or "false" (the schema's enum)
       local items = {}
       for _, g in ipairs(groups(ctx.app)) do
         local where = (ws and g.workspace_id == ws) or (pr and g.project_id == pr)
         local state_ok = active == nil or (active == "true") == (not g.is_deleted)
-        if where and state_ok then items[#items + 1] = shape(g) end
+        if where and state_ok then items[#items + 1] = shape(ctx.app.state, g) end
       end
       return H.paginate(ctx, items)
-    end },
+    end, op = "GetParticipantGroups" },
   { "GET", "participant-groups/{id}", function(ctx, p)
       local g, e = get_group(ctx, p.id, false)
       if not g then return table.unpack(e) end
-      return util.json(200, shape(g))
-    end },
-  { "PATCH", "participant-groups/{id}", update },
+      return util.answer(200, shape(ctx.app.state, g))
+    end, op = "GetParticipantGroup" },
+  { "PATCH", "participant-groups/{id}", update, op = "UpdateParticipantGroup" },
   { "DELETE", "participant-groups/{id}", function(ctx, p)
       local g, e = get_group(ctx, p.id, true)
       if not g then return table.unpack(e) end
       g.is_deleted = true
       return 204, {}, ""
-    end },
+    end, op = "DeleteParticipantGroup" },
   { "GET", "participant-groups/{id}/participants", function(ctx, p)
       local g, e = get_group(ctx, p.id, false)
       if not g then return table.unpack(e) end
       return H.paginate(ctx, members_body(g).results)
-    end },
-  { "POST", "participant-groups/{id}/participants", membership(true) },
-  { "DELETE", "participant-groups/{id}/participants", membership(false) },
-  { "POST", "invitations", invite },
+    end, op = "GetParticipantGroupParticipants" },
+  { "POST", "participant-groups/{id}/participants", membership(true), op = "AddToParticipantGroup" },
+  { "DELETE", "participant-groups/{id}/participants", membership(false),
+    op = "RemoveFromParticipantGroup" },
+  { "POST", "invitations", invite, op = "CreateInvitation" },
 }
 
 return M

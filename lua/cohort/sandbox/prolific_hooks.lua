@@ -111,10 +111,9 @@ function M.record_event(app, event_type, resource_id, payload)
 end
 
 local function create_secret(ctx)
-  local b, e = H.body(ctx)
-  if not b then return table.unpack(e) end
+  local b = ctx.body
   local app = ctx.app
-  if not H.nonempty_string(b.workspace_id) then
+  if b.workspace_id == nil then
     return util.prolific_error(400, { workspace_id = { "This field is required." } })
   end
   if not workspace_exists(app.state, b.workspace_id) then
@@ -126,22 +125,20 @@ local function create_secret(ctx)
   end
   local s = { id = H.id(app), value = token(app, 24), workspace_id = b.workspace_id }
   list[#list + 1] = s
-  return util.json(201, s)
+  return util.answer(201, { id = s.id, value = s.value, workspace_id = s.workspace_id })
 end
 
+-- POST hooks/subscriptions/: 201 with the X-Hook-Secret header. The spec documents the answer
+-- as a SubscriptionList ({results: [the subscription]}); the subscription's own fields are
+-- answered beside `results` too, the shape of the detail (which the list's schema allows).
 local function create_subscription(ctx)
-  local b, e = H.body(ctx)
-  if not b then return table.unpack(e) end
+  local b = ctx.body
   local app = ctx.app
   local f = H.fields()
-  if not H.nonempty_string(b.workspace_id) then
-    f.add("workspace_id", "This field is required.")
-  elseif not workspace_exists(app.state, b.workspace_id) then
+  if not workspace_exists(app.state, b.workspace_id) then
     f.add("workspace_id", "Workspace not found.")
   end
-  if not H.nonempty_string(b.event_type) then
-    f.add("event_type", "This field is required.")
-  elseif not known_type(app, b.event_type) then
+  if not known_type(app, b.event_type) then
     f.add("event_type", ('"%s" is not a valid event type; see /api/v1/hooks/event-types/.'):format(b.event_type))
   end
   if not check_url(b.target_url) then f.add("target_url", "Enter a valid URL.") end
@@ -154,39 +151,31 @@ local function create_subscription(ctx)
     is_enabled = false, workspace_id = b.workspace_id, hook_secret = token(app, 20),
     confirmed = false, events = {} }
   table.insert(subs(app), s)
-  return util.json(201, shape(s), { ["X-Hook-Secret"] = s.hook_secret })
+  local out = shape(s)
+  out.results = util.array { shape(s) }
+  return util.answer(201, out, { ["X-Hook-Secret"] = s.hook_secret })
 end
 
 local function confirm(ctx, p)
   local s, e = get_sub(ctx, p.subscription_id)
   if not s then return table.unpack(e) end
-  local b, be = H.body(ctx)
-  if not b then return table.unpack(be) end
-  if not H.nonempty_string(b.secret) then
-    return util.prolific_error(400, { secret = { "This field is required: the X-Hook-Secret value." } })
-  end
+  local b = ctx.body -- {secret} (see the override of ConfirmSubscription)
   if b.secret ~= s.hook_secret then
     return util.prolific_error(400, { secret = { "The secret does not match this subscription's X-Hook-Secret." } })
   end
   s.confirmed, s.is_enabled = true, true
-  return util.json(200, shape(s), { ["X-Hook-Secret"] = s.hook_secret })
+  return util.answer(200, shape(s), { ["X-Hook-Secret"] = s.hook_secret })
 end
 
 local function update(ctx, p)
   local s, e = get_sub(ctx, p.subscription_id)
   if not s then return table.unpack(e) end
-  local b, be = H.body(ctx)
-  if not b then return table.unpack(be) end
+  local b = ctx.body
   local f = H.fields()
-  if not H.nonempty_string(b.event_type) then
-    f.add("event_type", "This field is required.")
-  elseif not known_type(ctx.app, b.event_type) then
+  if not known_type(ctx.app, b.event_type) then
     f.add("event_type", ('"%s" is not a valid event type.'):format(b.event_type))
   end
   if not check_url(b.target_url) then f.add("target_url", "Enter a valid URL.") end
-  if b.is_enabled ~= nil and type(b.is_enabled) ~= "boolean" then
-    f.add("is_enabled", "Must be a valid boolean.")
-  end
   local bad = f.answer()
   if bad then return f.answer() end
   if b.is_enabled == true and not s.confirmed then
@@ -194,15 +183,15 @@ local function update(ctx, p)
   end
   s.event_type, s.target_url = b.event_type, b.target_url
   if b.is_enabled ~= nil then s.is_enabled = b.is_enabled end
-  return util.json(200, shape(s))
+  return util.answer(200, shape(s))
 end
 
 local function list_events(ctx, p)
   local s, e = get_sub(ctx, p.subscription_id)
   if not s then return table.unpack(e) end
   local want
-  local st = ctx.query.status
-  if st ~= nil and st ~= "" then
+  local st = ctx.params.status
+  if st ~= nil then
     want = {}
     local arr = st:sub(1, 1) == "[" and util.decode(st) or { st }
     if type(arr) ~= "table" then
@@ -215,10 +204,10 @@ local function list_events(ctx, p)
       want[x] = true
     end
   end
-  local rid = ctx.query.resource_id
+  local rid = ctx.params.resource_id
   local items = {}
   for _, ev in ipairs(s.events or {}) do
-    if (not want or want[ev.status]) and (rid == nil or rid == "" or ev.resource_id == rid) then
+    if (not want or want[ev.status]) and (rid == nil or ev.resource_id == rid) then
       items[#items + 1] = ev
     end
   end
@@ -228,50 +217,49 @@ end
 M.routes = {
   { "GET", "hooks/event-types", function(ctx)
       return H.paginate(ctx, event_types(ctx.app))
-    end },
-  { "POST", "hooks/secrets", create_secret },
+    end, op = "GetEventTypes" },
+  { "POST", "hooks/secrets", create_secret, op = "CreateSecret" },
   { "GET", "hooks/secrets", function(ctx)
-      local ws = ctx.query.workspace_id
-      if ws == nil or ws == "" then
+      local ws = ctx.params.workspace_id
+      if ws == nil then
         return util.prolific_error(400, { workspace_id = { "This field is required." } })
       end
       local items = {}
       for _, s in ipairs(secrets(ctx.app)) do
-        if s.workspace_id == ws then items[#items + 1] = s end
+        if s.workspace_id == ws then
+          items[#items + 1] = { id = s.id, value = s.value, workspace_id = s.workspace_id }
+        end
       end
       return H.paginate(ctx, items)
-    end },
-  { "POST", "hooks/subscriptions", create_subscription },
+    end, op = "GetSecrets" },
+  { "POST", "hooks/subscriptions", create_subscription, op = "CreateSubscription" },
   { "GET", "hooks/subscriptions", function(ctx)
-      local en = ctx.query.is_enabled
-      if en ~= nil and en ~= "true" and en ~= "false" and en ~= "True" and en ~= "False" then
-        return util.prolific_error(400, { is_enabled = { "Must be a valid boolean." } })
-      end
-      local want = en == nil or en:lower() == "true"
-      local ws = ctx.query.workspace_id
+      local en = ctx.params.is_enabled
+      local want = en == nil or en == true -- the spec: enabled ones unless is_enabled=false
+      local ws = ctx.params.workspace_id
       local items = {}
       for _, s in ipairs(subs(ctx.app)) do
-        if s.is_enabled == want and (ws == nil or ws == "" or s.workspace_id == ws) then
+        if s.is_enabled == want and (ws == nil or s.workspace_id == ws) then
           items[#items + 1] = shape(s)
         end
       end
       return H.paginate(ctx, items)
-    end },
+    end, op = "GetSubscriptions" },
   { "GET", "hooks/subscriptions/{subscription_id}", function(ctx, p)
       local s, e = get_sub(ctx, p.subscription_id)
       if not s then return table.unpack(e) end
-      return util.json(200, shape(s))
-    end },
-  { "POST", "hooks/subscriptions/{subscription_id}", confirm },
-  { "PATCH", "hooks/subscriptions/{subscription_id}", update },
+      return util.answer(200, shape(s))
+    end, op = "GetSubscription" },
+  { "POST", "hooks/subscriptions/{subscription_id}", confirm, op = "ConfirmSubscription" },
+  { "PATCH", "hooks/subscriptions/{subscription_id}", update, op = "UpdateSubscription" },
   { "DELETE", "hooks/subscriptions/{subscription_id}", function(ctx, p)
       local s, e = get_sub(ctx, p.subscription_id)
       if not s then return table.unpack(e) end
       local _, i = H.find(subs(ctx.app), s.id)
       table.remove(subs(ctx.app), i)
       return 204, {}, ""
-    end },
-  { "GET", "hooks/subscriptions/{subscription_id}/events", list_events },
+    end, op = "DeleteSubscription" },
+  { "GET", "hooks/subscriptions/{subscription_id}/events", list_events, op = "GetEvents" },
 }
 
 return M

@@ -103,12 +103,11 @@ end
 
 local function setup_bonuses(ctx)
   P().advance(ctx.app, ctx.req.time)
-  local b, e1, e2, e3 = P().body_json(ctx)
-  if not b then return e1, e2, e3 end
+  local b = ctx.body
   local state = ctx.app.state
   local fields = {}
   local study
-  if type(b.study_id) ~= "string" or b.study_id == "" then
+  if b.study_id == nil then
     fields.study_id = { "This field is required." }
   else
     study = find(state.studies, b.study_id)
@@ -158,7 +157,7 @@ local function setup_bonuses(ctx)
     vat = vat, total_amount = total, rows = rows, paid = false, created_at = now_iso(ctx) }
   state.bonus_batches = state.bonus_batches or {}
   state.bonus_batches[batch.id] = batch
-  return util.json(201, batch_shape(batch))
+  return util.answer(201, batch_shape(batch))
 end
 
 local function pay_bonuses(ctx, p)
@@ -173,7 +172,7 @@ local function pay_bonuses(ctx, p)
   if not ok then return s, h, body end
   batch.paid = true
   batch.paid_at = now_iso(ctx)
-  return util.json(202, "The bonus payments will be paid shortly.")
+  return util.answer(202, "The bonus payments will be paid shortly.")
 end
 
 -- Messages --------------------------------------------------------------------------------------
@@ -184,9 +183,10 @@ local function messages(state)
 end
 
 local function message_shape(m)
+  local d = {}
+  for k, v in pairs(type(m.data) == "table" and m.data or {}) do d[k] = v end
   return { id = m.id, sender_id = m.sender_id, recipient_id = m.recipient_id, body = m.body,
-    sent_at = m.sent_at, type = m.type or "message", channel_id = m.channel_id,
-    data = m.data or {} }
+    sent_at = m.sent_at, type = m.type or "message", channel_id = m.channel_id, data = d }
 end
 
 local function add_message(ctx, recipient, body, study_id)
@@ -208,17 +208,15 @@ local function add_message(ctx, recipient, body, study_id)
   }
 end
 
+-- (the schema has checked the types and required fields; a message may not be blank)
 local function check_text(fields, name, v)
-  if type(v) ~= "string" or v:match("^%s*$") then fields[name] = { "This field is required." } end
+  if type(v) ~= "string" or v:match("^%s*$") then fields[name] = { "This field may not be blank." } end
 end
 
 local function send_message(ctx)
-  local b, e1, e2, e3 = P().body_json(ctx)
-  if not b then return e1, e2, e3 end
+  local b = ctx.body
   local fields = {}
-  check_text(fields, "recipient_id", b.recipient_id)
   check_text(fields, "body", b.body)
-  check_text(fields, "study_id", b.study_id)
   if next(fields) then return util.prolific_error(400, fields) end
   if not find(ctx.app.state.studies, b.study_id) then
     return util.prolific_error(400, { study_id = { "Study not found." } })
@@ -228,14 +226,17 @@ local function send_message(ctx)
 end
 
 local function send_bulk(ctx)
-  local b, e1, e2, e3 = P().body_json(ctx)
-  if not b then return e1, e2, e3 end
+  local b = ctx.body
   local fields = {}
   local ids, why = P().id_array(b.ids)
   if not ids then fields.ids = { why } end
+  for i, id in ipairs(ids or {}) do
+    if not P().is_hex_id(id) then
+      fields["ids." .. (i - 1)] = { ('"%s" is not a participant id (24 hexadecimal digits).'):format(id) }
+    end
+  end
   check_text(fields, "body", b.body)
-  check_text(fields, "study_id", b.study_id)
-  if not fields.study_id and not find(ctx.app.state.studies, b.study_id) then
+  if not find(ctx.app.state.studies, b.study_id) then
     fields.study_id = { "Study not found." }
   end
   if next(fields) then return util.prolific_error(400, fields) end
@@ -256,13 +257,11 @@ local function group_members(state, id)
 end
 
 local function send_group(ctx)
-  local b, e1, e2, e3 = P().body_json(ctx)
-  if not b then return e1, e2, e3 end
+  local b = ctx.body
   local fields = {}
-  check_text(fields, "participant_group_id", b.participant_group_id)
   check_text(fields, "body", b.body)
-  if b.study_id ~= nil and b.study_id ~= null and type(b.study_id) ~= "string" then
-    fields.study_id = { "Not a valid string." }
+  if b.study_id ~= nil and not find(ctx.app.state.studies, b.study_id) then
+    fields.study_id = { "Study not found." }
   end
   if next(fields) then return util.prolific_error(400, fields) end
   local members = group_members(ctx.app.state, b.participant_group_id)
@@ -274,10 +273,10 @@ local function send_group(ctx)
 end
 
 local function list_messages(ctx)
-  local q = ctx.query
-  local user_id = q.user_id ~= "" and q.user_id or nil
+  local q = ctx.params
+  local user_id = q.user_id
   local after
-  if q.created_after ~= nil and q.created_after ~= "" then
+  if q.created_after ~= nil then
     after = data.parse_time(q.created_after)
     if not after then
       return util.prolific_error(400, { created_after = { "Datetime has wrong format. Use ISO 8601." } })
@@ -309,13 +308,13 @@ local function unread_messages(ctx)
 end
 
 M.routes = {
-  { "POST", "submissions/bonus-payments", setup_bonuses },
-  { "POST", "bulk-bonus-payments/{id}/pay", pay_bonuses },
-  { "POST", "messages", send_message },
-  { "GET", "messages", list_messages },
-  { "GET", "messages/unread", unread_messages },
-  { "POST", "messages/bulk", send_bulk },
-  { "POST", "messages/participant-group", send_group },
+  { "POST", "submissions/bonus-payments", setup_bonuses, op = "CreateBonusPayments" },
+  { "POST", "bulk-bonus-payments/{id}/pay", pay_bonuses, op = "PayBonusPayments" },
+  { "POST", "messages", send_message, op = "SendMessage" },
+  { "GET", "messages", list_messages, op = "GetMessages" },
+  { "GET", "messages/unread", unread_messages, op = "GetUnreadMessages" },
+  { "POST", "messages/bulk", send_bulk, op = "SendBulkMessage" },
+  { "POST", "messages/participant-group", send_group, op = "SendGroupMessage" },
 }
 
 return M

@@ -29,129 +29,105 @@ end
 local function now_of(ctx) return ctx.req.time or os.time() end
 
 -- Validation ------------------------------------------------------------------------------------
+-- The contract (cohort.sandbox.prolific_contract) has held the body to CreateStudy / BaseStudy
+-- (types, enums, required fields, nested completion codes and filters); what is left here is
+-- what the schema cannot say.
 
-local ENUMS = {
-  prolific_id_option = { question = true, url_parameters = true, not_required = true },
-  device_compatibility = { desktop = true, tablet = true, mobile = true },
-  peripheral_requirements = { audio = true, camera = true, download = true, microphone = true },
-  study_labels = { survey = true, writing_task = true, annotation = true, interview = true,
-    other = true },
-  content_warnings = { sensitive = true, explicit = true },
-}
-local CODE_TYPES = { COMPLETED = true, FAILED_ATTENTION_CHECK = true, FOLLOW_UP_STUDY = true,
-  GIVE_BONUS = true, INCOMPATIBLE_DEVICE = true, NO_CONSENT = true, OTHER = true }
-
--- Writable fields (BaseStudy) and their JSON types.
-M.FIELDS = {
-  name = "string", internal_name = "string", description = "string",
-  external_study_url = "string", prolific_id_option = "enum", completion_codes = "codes",
-  total_available_places = "count", estimated_completion_time = "minutes",
-  maximum_allowed_time = "minutes", reward = "money", device_compatibility = "enums",
-  peripheral_requirements = "enums", is_custom_screening = "boolean", filters = "array",
-  filter_set_id = "string", filter_set_version = "integer", naivety_distribution_rate = "rate",
-  project = "string", submissions_config = "object", study_labels = "enums",
-  content_warnings = "enums", content_warning_details = "string", metadata = "string",
-  access_details = "array",
-  -- the sandbox's link to a Prolific survey (see simulate)
-  survey_id = "string",
-}
-
-M.REQUIRED = { "name", "description", "prolific_id_option", "completion_codes",
-  "estimated_completion_time", "reward", "total_available_places" }
+-- The fields a study keeps from a create or update body: BaseStudy's, and `survey_id`, the
+-- sandbox's link to a Prolific survey (see simulate). Other fields are ignored, as Prolific
+-- ignores fields it does not know and read-only ones a client echoes back.
+M.WRITABLE = { survey_id = true }
+do
+  local schema = require "cohort.schema"
+  local S = schema.load "prolific"
+  for k in pairs(schema.resolve(S, S.schemas.BaseStudy).properties) do M.WRITABLE[k] = true end
+end
 
 local function is_int(v) return math.type(v) == "integer" or (type(v) == "number" and v == math.floor(v)) end
 
-local function check_value(name, kind, v)
-  if v == null then
-    if kind == "string" or kind == "rate" then return nil end
-    return "This field may not be null."
-  end
-  if kind == "string" then
-    if type(v) ~= "string" then return "Not a valid string." end
-    if (name == "name" or name == "description" or name == "external_study_url")
-        and v:match("^%s*$") then return "This field may not be blank." end
-    if name == "external_study_url" and not v:match("^https?://") then return "Enter a valid URL." end
-  elseif kind == "enum" then
-    if not ENUMS[name][v] then return string.format('"%s" is not a valid choice.', tostring(v)) end
-  elseif kind == "enums" then
-    if type(v) ~= "table" then return "Expected a list of items." end
-    for _, x in ipairs(v) do
-      if not ENUMS[name][x] then return string.format('"%s" is not a valid choice.', tostring(x)) end
-    end
-  elseif kind == "count" then
-    if type(v) ~= "number" or not is_int(v) or v < 1 then return "Ensure this value is a whole number of at least 1." end
-  elseif kind == "minutes" then
-    if type(v) ~= "number" or v < 1 then return "Ensure this value is greater than or equal to 1." end
-  elseif kind == "money" then
-    if type(v) ~= "number" or not is_int(v) or v < 1 then
-      return "Ensure this value is a whole number of minor units (pence or cents), at least 1."
-    end
-  elseif kind == "boolean" then
-    if type(v) ~= "boolean" then return "Must be a valid boolean." end
-  elseif kind == "integer" then
-    if type(v) ~= "number" or not is_int(v) then return "A valid integer is required." end
-  elseif kind == "rate" then
-    if type(v) ~= "number" or v < 0 or v > 1 then return "Ensure this value is between 0 and 1." end
-  elseif kind == "array" then
-    if type(v) ~= "table" then return "Expected a list of items." end
-  elseif kind == "object" then
-    if type(v) ~= "table" then return "Expected an object." end
-  elseif kind == "codes" then
-    if type(v) ~= "table" or #v == 0 then return "Specify at least one completion code." end
-    local seen = {}
-    for i, c in ipairs(v) do
-      if type(c) ~= "table" then return string.format("Item %d: expected an object.", i) end
-      if c.code ~= null and type(c.code) ~= "string" then
-        return string.format("Item %d: code must be a string or null.", i)
-      end
-      if type(c.code) == "string" then
-        if seen[c.code] then return string.format("Item %d: code %s is not unique.", i, c.code) end
-        seen[c.code] = true
-      end
-      if not CODE_TYPES[c.code_type] then
-        return string.format('Item %d: "%s" is not a valid code_type.', i, tostring(c.code_type))
-      end
-      if type(c.actions) ~= "table" then return string.format("Item %d: actions is required.", i) end
-      if c.actor ~= nil and c.actor ~= "participant" and c.actor ~= "researcher" then
-        return string.format('Item %d: "%s" is not a valid actor.', i, tostring(c.actor))
-      end
-    end
-  end
-  return nil
+-- A number as a person writes it (JSON's 8 is decoded as 8.0).
+local function number(n)
+  if n == math.floor(n) and math.abs(n) < 2^53 then return ("%d"):format(n) end
+  return tostring(n)
 end
 
--- Read-only fields a client may echo back from a GET; dropped from create and update bodies.
-M.READ_ONLY = { id = true, status = true, places_taken = true, number_of_submissions = true,
-  total_cost = true, published_at = true, publish_at = true, date_created = true,
-  study_type = true, block_previous_participants = true, blocked_studies = true }
+local function blank(v) return type(v) == "string" and v:match("^%s*$") ~= nil end
 
--- field → messages for a create (all required) or an update (partial) body (read-only fields
--- removed first).
-function M.validate(b, creating)
+-- field → messages for a create (`creating`) or an update body, and the body's writable fields.
+function M.validate(state, b, creating, current)
   local fields = {}
-  for k in pairs(M.READ_ONLY) do b[k] = nil end
+  local out = {}
   for k, v in pairs(b) do
-    local kind = M.FIELDS[k]
-    if not kind then
-      fields[k] = { "Unknown field." }
-    else
-      local msg = check_value(k, kind, v)
-      if msg then fields[k] = { msg } end
+    if M.WRITABLE[k] then out[k] = v end
+  end
+  local function add(k, msg) fields[k] = fields[k] or {}; table.insert(fields[k], msg) end
+  for _, k in ipairs { "name", "description", "external_study_url" } do
+    if blank(out[k]) then add(k, "This field may not be blank.") end
+  end
+  if type(out.external_study_url) == "string" and not blank(out.external_study_url)
+      and not out.external_study_url:match("^https?://[^%s/]+") then
+    add("external_study_url", "Enter a valid URL.")
+  end
+  if out.total_available_places ~= nil and (not is_int(out.total_available_places)
+      or out.total_available_places < 1) then
+    add("total_available_places", "Ensure this value is a whole number of at least 1.")
+  end
+  if out.reward ~= nil and (not is_int(out.reward) or out.reward < 1) then
+    add("reward", "Ensure this value is a whole number of minor units (pence or cents), at least 1.")
+  end
+  for _, k in ipairs { "estimated_completion_time", "maximum_allowed_time" } do
+    if type(out[k]) == "number" and out[k] < 1 then add(k, "Ensure this value is greater than or equal to 1.") end
+  end
+  local r = out.naivety_distribution_rate
+  if type(r) == "number" and (r < 0 or r > 1) then
+    add("naivety_distribution_rate", "Ensure this value is between 0 and 1.")
+  end
+  if out.completion_codes ~= nil then
+    if #out.completion_codes == 0 then add("completion_codes", "Specify at least one completion code.") end
+    local seen = {}
+    for i, c in ipairs(out.completion_codes) do
+      if type(c.code) == "string" then
+        if seen[c.code] then
+          add(("completion_codes.%d.code"):format(i - 1), ("The code %s is not unique."):format(c.code))
+        end
+        seen[c.code] = true
+      end
     end
+  end
+  -- filters: known filter ids, choices and ranges of the catalogue
+  if type(out.filters) == "table" then
+    local filters = require "cohort.sandbox.prolific_filters"
+    local norm, fe = filters.validate(state, out.filters, "filters")
+    if fe then for k, list in pairs(fe) do fields[k] = list end else out.filters = norm end
   end
   if creating then
-    for _, k in ipairs(M.REQUIRED) do
-      if b[k] == nil then fields[k] = { "This field is required." } end
-    end
-    if b.external_study_url == nil and b.access_details == nil then
-      fields.external_study_url = { "This field is required (or access_details for a taskflow study)." }
+    local url, access = out.external_study_url, out.access_details
+    if url == nil and (access == nil or access == null) then
+      add("external_study_url", "This field is required (or access_details for a taskflow study).")
     end
   end
-  if type(b.maximum_allowed_time) == "number" and type(b.estimated_completion_time) == "number"
-      and b.maximum_allowed_time < b.estimated_completion_time then
-    fields.maximum_allowed_time = { "Must be at least the estimated completion time." }
+  -- taskflow: the allocations add up to the places (BaseStudy.access_details)
+  local access = out.access_details
+  if access == nil and current then access = current.access_details end
+  if type(access) == "table" and #access > 0 then
+    local places = out.total_available_places
+    if places == nil and current then places = current.total_available_places end
+    local sum = 0
+    for _, a in ipairs(access) do sum = sum + (tonumber(a.total_allocation) or 0) end
+    if type(places) == "number" and sum ~= places then
+      add("access_details", ("The total_allocation of the access details adds up to %s, not to "
+        .. "total_available_places (%s)."):format(number(sum), number(places)))
+    end
   end
-  return fields
+  local mat = out.maximum_allowed_time or (current and current.maximum_allowed_time)
+  local ect = out.estimated_completion_time or (current and current.estimated_completion_time)
+  if out.maximum_allowed_time ~= nil and type(mat) == "number" and type(ect) == "number" and mat < ect then
+    add("maximum_allowed_time", "Must be at least the estimated completion time.")
+  end
+  if type(out.project) == "string" and not find(state.projects, out.project) then
+    add("project", "Project not found.")
+  end
+  return fields, out
 end
 
 -- Shapes ----------------------------------------------------------------------------------------
@@ -208,7 +184,7 @@ function M.short(state, st)
     study_type = st.study_type or "SINGLE", total_available_places = st.total_available_places,
     places_taken = math.max(taken, tonumber(st.places_taken) or 0), number_of_submissions = n,
     reward = st.reward, total_cost = projected_cost(state, st), published_at = nn(st.published_at),
-    publish_at = nn(st.publish_at), date_created = nn(st.date_created),
+    publish_at = nn(st.publish_at), date_created = st.date_created,
   }
 end
 
@@ -253,7 +229,7 @@ end
 
 local function list_studies(ctx, project_id)
   M.advance(ctx.app, now_of(ctx))
-  local set, badpart = parse_states(ctx.query.state)
+  local set, badpart = parse_states(ctx.params.state)
   if set == false then
     return util.prolific_error(400, { state = { string.format('"%s" is not a valid choice.', badpart) } })
   end
@@ -267,17 +243,11 @@ local function list_studies(ctx, project_id)
 end
 
 local function create_study(ctx)
-  local b, e1, e2, e3 = P().body_json(ctx)
-  if not b then return e1, e2, e3 end
   local state = ctx.app.state
-  b.id, b.status = nil, nil
-  local fields = M.validate(b, true)
-  if b.project ~= nil and not fields.project and not find(state.projects, b.project) then
-    fields.project = { "Project not found." }
-  end
+  local fields, b = M.validate(state, ctx.body, true)
   if next(fields) then return util.prolific_error(400, fields) end
   local st = {}
-  for k, v in pairs(b) do st[k] = v end
+  for k, v in pairs(b) do if v ~= null then st[k] = v end end
   st.id = data.new_id(state)
   st.status = "UNPUBLISHED"
   st.project = st.project or state.user.current_project_id or (state.projects[1] or {}).id
@@ -286,7 +256,7 @@ local function create_study(ctx)
   st.maximum_allowed_time = st.maximum_allowed_time or st.estimated_completion_time * 4 + 2
   st.is_custom_screening = st.is_custom_screening == true
   state.studies[#state.studies + 1] = st
-  return util.json(201, M.full(state, st))
+  return util.answer(201, M.full(state, st))
 end
 
 local AFTER_PUBLISH = { internal_name = true, total_available_places = true }
@@ -294,16 +264,7 @@ local AFTER_PUBLISH = { internal_name = true, total_available_places = true }
 local function update_study(ctx, p)
   local st, e1, e2, e3 = get_study(ctx, p.id)
   if not st then return e1, e2, e3 end
-  local b, b1, b2, b3 = P().body_json(ctx)
-  if not b then return b1, b2, b3 end
-  if b.id ~= nil and b.id ~= st.id then
-    return util.prolific_error(400, { id = { "The id cannot be changed." } })
-  end
-  if b.status ~= nil and b.status ~= st.status then
-    return util.prolific_error(400, { status = { "Use the transition endpoint to change the status." } })
-  end
-  b.id, b.status = nil, nil
-  local fields = M.validate(b, false)
+  local fields, b = M.validate(ctx.app.state, ctx.body, false, st)
   if next(fields) then return util.prolific_error(400, fields) end
   if st.status ~= "UNPUBLISHED" then
     for k, v in pairs(b) do
@@ -320,9 +281,10 @@ local function update_study(ctx, p)
     if v == null then st[k] = nil else st[k] = v end
   end
   if st.status == "COMPLETED" and b.total_available_places ~= nil then st.status = "ACTIVE" end
-  return util.json(200, M.full(ctx.app.state, st))
+  return util.answer(200, M.full(ctx.app.state, st))
 end
 
+-- DELETE studies/{id}/: only drafts. The spec documents 200 with no body.
 local function delete_study(ctx, p)
   local st, e1, e2, e3 = get_study(ctx, p.id)
   if not st then return e1, e2, e3 end
@@ -332,7 +294,7 @@ local function delete_study(ctx, p)
   end
   local _, i = find(ctx.app.state.studies, st.id)
   table.remove(ctx.app.state.studies, i)
-  return 204, {}, ""
+  return 200, {}, ""
 end
 
 local RESET_ON_CLONE = { id = true, status = true, published_at = true, publish_at = true,
@@ -341,16 +303,7 @@ local RESET_ON_CLONE = { id = true, status = true, published_at = true, publish_
 local function clone_study(ctx, p)
   local st, e1, e2, e3 = get_study(ctx, p.id)
   if not st then return e1, e2, e3 end
-  local b, b1, b2, b3 = P().body_json(ctx)
-  if not b then return b1, b2, b3 end
-  for k in pairs(b) do
-    if k ~= "block_previous_participants" then
-      return util.prolific_error(400, { [k] = { "Unknown field." } })
-    end
-  end
-  if b.block_previous_participants ~= nil and type(b.block_previous_participants) ~= "boolean" then
-    return util.prolific_error(400, { block_previous_participants = { "Must be a valid boolean." } })
-  end
+  local b = ctx.body
   local state = ctx.app.state
   local c = {}
   for k, v in pairs(st) do
@@ -365,7 +318,7 @@ local function clone_study(ctx, p)
   c.block_previous_participants = b.block_previous_participants ~= false
   if c.block_previous_participants then c.blocked_studies = { st.id } end
   state.studies[#state.studies + 1] = c
-  return util.json(200, M.full(state, c))
+  return util.answer(200, M.full(state, c))
 end
 
 local function amount(x, currency) return { amount = x, currency = currency } end
@@ -373,11 +326,7 @@ local function amount(x, currency) return { amount = x, currency = currency } en
 local function study_cost(ctx, p)
   local st, e1, e2, e3 = get_study(ctx, p.id)
   if not st then return e1, e2, e3 end
-  local q = ctx.query.is_projected
-  if q ~= nil and q ~= "true" and q ~= "false" and q ~= "True" and q ~= "False" and q ~= "1" and q ~= "0" then
-    return util.prolific_error(400, { is_projected = { "Must be a valid boolean." } })
-  end
-  local projected = q == "true" or q == "True" or q == "1"
+  local projected = ctx.params.is_projected == true
   local state = ctx.app.state
   local currency = money().currency_of(state, st)
   local places
@@ -394,7 +343,7 @@ local function study_cost(ctx, p)
     if e.study_id == st.id then bonus = bonus + e.amount end
   end
   local bfees, btax = money().costs(bonus, currency)
-  return util.json(200, {
+  return util.answer(200, {
     rewards = { rewards = amount(rewards, currency), fees = amount(fees, currency),
       tax = amount(tax, currency), rep_sample_fees = amount(0, currency),
       rep_sample_tax = amount(0, currency) },
@@ -417,15 +366,12 @@ end
 local EXPORT_COLUMNS = { "submission_id", "participant_id", "status", "started_at",
   "completed_at", "time_taken", "entered_code", "reward", "bonus_total" }
 
+-- GET studies/{id}/export/: the CSV (text/csv), or with ?method=EMAIL the JSON status report.
 local function export_study(ctx, p)
   local st, e1, e2, e3 = get_study(ctx, p.id)
   if not st then return e1, e2, e3 end
-  local method = ctx.query.method
-  if method ~= nil and method ~= "" then
-    if method ~= "EMAIL" then
-      return util.prolific_error(400, { method = { string.format('"%s" is not a valid choice.', method) } })
-    end
-    return util.json(200, { status = "Your export should arrive shortly." })
+  if ctx.params.method == "EMAIL" then
+    return util.answer(200, { status = "Your export should arrive shortly." })
   end
   local lines = { table.concat(EXPORT_COLUMNS, ",") }
   for _, s in ipairs(ctx.app.state.submissions) do
@@ -442,27 +388,20 @@ local function export_study(ctx, p)
     table.concat(lines, "\r\n") .. "\r\n"
 end
 
+-- POST study/{id}/test-study: exactly one of target_participant_id and
+-- target_participant_group_id (the schema's oneOf); the group must exist.
 local function test_study(ctx, p)
   local st, e1, e2, e3 = get_study(ctx, p.id)
   if not st then return e1, e2, e3 end
-  local b, b1, b2, b3 = P().body_json(ctx)
-  if not b then return b1, b2, b3 end
-  local pid, gid = b.target_participant_id, b.target_participant_group_id
-  local fields = {}
-  for k in pairs(b) do
-    if k ~= "target_participant_id" and k ~= "target_participant_group_id" then
-      fields[k] = { "Unknown field." }
+  local gid = ctx.body.target_participant_group_id
+  if gid ~= nil then
+    local g = find(ctx.app.state.participant_groups, gid)
+    if not g or g.is_deleted then
+      return util.prolific_error(400, { target_participant_group_id = { "Participant group not found." } })
     end
   end
-  if (pid == nil) == (gid == nil) then
-    fields.target_participant_id = { "Provide exactly one of target_participant_id and target_participant_group_id." }
-  else
-    local name, v = pid and "target_participant_id" or "target_participant_group_id", pid or gid
-    if not P().is_hex_id(v) then fields[name] = { "Not a valid ObjectId." } end
-  end
-  if next(fields) then return util.prolific_error(400, fields) end
   local id = data.new_id(ctx.app.state)
-  return util.json(200, { study_id = id,
+  return util.answer(200, { study_id = id,
     study_url = "https://app.prolific.com/studies/" .. id .. "/test" })
 end
 
@@ -481,56 +420,35 @@ end
 local function predicted_get(ctx, p)
   local st, e1, e2, e3 = get_study(ctx, p.study_id)
   if not st then return e1, e2, e3 end
-  return util.json(200, forecast(tonumber(st.total_available_places) or 0, #(st.filters or {}),
+  return util.answer(200, forecast(tonumber(st.total_available_places) or 0, #(st.filters or {}),
     tonumber(st.estimated_completion_time)))
 end
 
-local STUDY_TYPES = { SINGLE = true, UK_REP_SAMPLE = true, US_REP_SAMPLE = true,
-  REP_SAMPLE_UK_ENGLISH_AGE_POLITICAL_AFFILIATION_ETHNICITY = true,
-  REP_SAMPLE_UK_ENGLISH_AGE_POLITICAL_AFFILIATION = true,
-  REP_SAMPLE_US_ENGLISH_AGE_POLITICAL_AFFILIATION_ETHNICITY = true,
-  REP_SAMPLE_US_ENGLISH_AGE_POLITICAL_AFFILIATION = true, REP_SAMPLE_GLOBAL_REP_SAMPLE = true }
-
 local function predicted_post(ctx)
-  local b, b1, b2, b3 = P().body_json(ctx)
-  if not b then return b1, b2, b3 end
+  local b = ctx.body
+  local state = ctx.app.state
   local fields = {}
-  for _, k in ipairs { "filters", "workspace_id", "reward", "study_type",
-      "total_available_places", "estimated_completion_time" } do
-    if b[k] == nil then fields[k] = { "This field is required." } end
-  end
-  if b.filters ~= nil and type(b.filters) ~= "table" then fields.filters = { "Expected a list of items." } end
-  if b.workspace_id ~= nil and not find(ctx.app.state.workspaces, b.workspace_id) then
-    fields.workspace_id = { "Workspace not found." }
-  end
+  if not find(state.workspaces, b.workspace_id) then fields.workspace_id = { "Workspace not found." } end
   for _, k in ipairs { "reward", "total_available_places", "estimated_completion_time" } do
-    if b[k] ~= nil and (type(b[k]) ~= "number" or b[k] < 1) then
-      fields[k] = { "Ensure this value is greater than or equal to 1." }
-    end
+    if b[k] < 1 then fields[k] = { "Ensure this value is greater than or equal to 1." } end
   end
-  if b.study_type ~= nil and not STUDY_TYPES[b.study_type] then
-    fields.study_type = { string.format('"%s" is not a valid choice.', tostring(b.study_type)) }
-  end
+  local _, fe = require("cohort.sandbox.prolific_filters").validate(state, b.filters, "filters")
+  for k, list in pairs(fe or {}) do fields[k] = list end
   if next(fields) then return util.prolific_error(400, fields) end
-  return util.json(200, forecast(b.total_available_places, #b.filters, b.estimated_completion_time))
+  return util.answer(200, forecast(b.total_available_places, #b.filters, b.estimated_completion_time))
 end
 
 local function calculator(ctx)
-  local b, b1, b2, b3 = P().body_json(ctx)
-  if not b then return b1, b2, b3 end
+  local b = ctx.body
   local fields = {}
   for _, k in ipairs { "reward", "total_available_places" } do
-    if b[k] == nil then
-      fields[k] = { "This field is required." }
-    elseif type(b[k]) ~= "number" or b[k] < 0 then
-      fields[k] = { "A valid non-negative number is required." }
-    end
+    if b[k] < 0 then fields[k] = { "Ensure this value is greater than or equal to 0." } end
   end
   if next(fields) then return util.prolific_error(400, fields) end
   local state = ctx.app.state
   local currency = money().currency_of(state, nil)
   local _, _, total = money().costs(b.reward * b.total_available_places, currency)
-  return util.json(200, { total_cost = total })
+  return util.answer(200, { total_cost = total })
 end
 
 -- action → { from = {statuses}, to = status or function }
@@ -546,12 +464,8 @@ local TRANSITIONS = {
 local function transition(ctx, p)
   local st, e1, e2, e3 = get_study(ctx, p.id)
   if not st then return e1, e2, e3 end
-  local b, b1, b2, b3 = P().body_json(ctx)
-  if not b then return b1, b2, b3 end
-  local action = b.action
-  if type(action) ~= "string" or action == "" then
-    return util.prolific_error(400, { action = { "This field is required." } })
-  end
+  local b = ctx.body
+  local action = b.action -- a string (StudyTransition); the choices are the state machine's
   local t = TRANSITIONS[action]
   if not t then
     return util.prolific_error(400, { action = { string.format('"%s" is not a valid choice.', action) } })
@@ -591,9 +505,11 @@ local function transition(ctx, p)
   end
   require("cohort.sandbox.prolific_hooks").record_event(ctx.app, "study.status.change", st.id,
     { resource_id = st.id, event_type = "study.status.change", status = st.status })
-  return util.json(200, M.full(ctx.app.state, st))
+  return util.answer(200, M.full(ctx.app.state, st))
 end
 
+-- GET studies/{id}/access-details-progress/: {id, progress = [{external_url, total_allocation,
+-- allocated}], _links} (the spec's example; see the override of GetStudyAccessDetailsProgress).
 local function access_progress(ctx, p)
   local st, e1, e2, e3 = get_study(ctx, p.id)
   if not st then return e1, e2, e3 end
@@ -605,35 +521,38 @@ local function access_progress(ctx, p)
     progress[#progress + 1] = { external_url = a.external_url,
       total_allocation = a.total_allocation, allocated = alloc }
   end
-  return util.json(200, { id = st.id, progress = util.array(progress),
+  return util.answer(200, { id = st.id, progress = util.array(progress),
     _links = { self = { href = ctx.full_url, title = "Current" } } })
 end
 
 M.routes = {
-  { "GET", "studies", function(ctx) return list_studies(ctx, nil) end },
-  { "POST", "studies", create_study },
-  { "POST", "studies/predicted-recruitment-time", predicted_post },
+  { "GET", "studies", function(ctx) return list_studies(ctx, nil) end, op = "GetStudies" },
+  { "POST", "studies", create_study, op = "CreateStudy" },
+  { "POST", "studies/predicted-recruitment-time", predicted_post,
+    op = "PostStudyPredictedRecruitmentTime" },
   { "GET", "studies/{id}", function(ctx, p)
       local st, e1, e2, e3 = get_study(ctx, p.id)
       if not st then return e1, e2, e3 end
-      return util.json(200, M.full(ctx.app.state, st))
-    end },
-  { "PATCH", "studies/{id}", update_study },
-  { "DELETE", "studies/{id}", delete_study },
-  { "POST", "studies/{id}/clone", clone_study },
-  { "GET", "studies/{id}/cost", study_cost },
-  { "GET", "studies/{id}/export", export_study },
-  { "POST", "studies/{id}/transition", transition },
-  { "GET", "studies/{study_id}/predicted-recruitment-time", predicted_get },
-  { "GET", "studies/{id}/access-details-progress", access_progress },
-  { "POST", "study/{id}/test-study", test_study },
-  { "POST", "study-cost-calculator", calculator },
+      return util.answer(200, M.full(ctx.app.state, st))
+    end, op = "GetStudy" },
+  { "PATCH", "studies/{id}", update_study, op = "UpdateStudy" },
+  { "DELETE", "studies/{id}", delete_study, op = "DeleteStudy" },
+  { "POST", "studies/{id}/clone", clone_study, op = "DuplicateStudy" },
+  { "GET", "studies/{id}/cost", study_cost, op = "GetStudyCost" },
+  { "GET", "studies/{id}/export", export_study, op = "ExportStudy" },
+  { "POST", "studies/{id}/transition", transition, op = "PublishStudy" },
+  { "GET", "studies/{study_id}/predicted-recruitment-time", predicted_get,
+    op = "GetStudyPredictedRecruitmentTime" },
+  { "GET", "studies/{id}/access-details-progress", access_progress,
+    op = "GetStudyAccessDetailsProgress" },
+  { "POST", "study/{id}/test-study", test_study, op = "TestStudySetUp" },
+  { "POST", "study-cost-calculator", calculator, op = "CalculateStudyCost" },
   { "GET", "projects/{project_id}/studies", function(ctx, p)
       if not find(ctx.app.state.projects, p.project_id) then
         return util.prolific_error(404, "Project not found.")
       end
       return list_studies(ctx, p.project_id)
-    end },
+    end, op = "GetProjectStudies" },
 }
 
 -- Simulation ------------------------------------------------------------------------------------

@@ -68,8 +68,9 @@ function H.uuid(app)
 end
 
 -- The JSON object of the request body ({} when empty), or nil and a 400 answer (a table to
--- unpack).
+-- unpack). On a Prolific route the contract has decoded and checked it already (ctx.body).
 function H.body(ctx)
+  if ctx.body ~= nil then return ctx.body end
   local raw = ctx.req.body
   if raw == nil or raw == "" then return {} end
   local v, err = util.decode(raw)
@@ -77,14 +78,6 @@ function H.body(ctx)
     return nil, { util.prolific_error(400, "JSON parse error - " .. tostring(err or "expected an object")) }
   end
   return v
-end
-
-function H.is_array(t)
-  if type(t) ~= "table" then return false end
-  if util.is_array_marked(t) then return true end
-  local n = 0
-  for _ in pairs(t) do n = n + 1 end
-  return n == #t
 end
 
 function H.nonempty_string(v) return type(v) == "string" and v ~= "" end
@@ -136,7 +129,7 @@ function H.paginate_offset(ctx, items, default_limit, shape)
   for i = offset + 1, math.min(offset + limit, n) do
     results[#results + 1] = shape and shape(items[i]) or items[i]
   end
-  return util.json(200, { results = util.array(results), meta = { count = n } })
+  return util.answer(200, { results = util.array(results), meta = { count = n } })
 end
 
 -- The page/page_size paginator of cohort.sandbox.prolific (required late: that module loads
@@ -163,44 +156,36 @@ end
 
 local function ulen(s) return utf8.len(s) or #s end
 
--- Checks one question of a survey body and gives it (and its answers) ids.
+-- Checks what the schema cannot say of one question of a survey body (SurveyQuestion: the
+-- contract checked its fields' types) and gives it, and its answers, ids.
 local function check_question(app, f, where, q)
-  if type(q) ~= "table" then f.add(where, "Must be an object.") return end
-  if not H.nonempty_string(q.title) then
-    f.add(where .. ".title", "This field is required.")
+  if q.title:match("^%s*$") then
+    f.add(where .. ".title", "This field may not be blank.")
   elseif ulen(q.title) > M.LIMITS.question_title then
     f.add(where .. ".title", ("Ensure this value has at most %d characters."):format(M.LIMITS.question_title))
   end
-  if not M.QUESTION_TYPES[q.type] then
-    f.add(where .. ".type", ('"%s" is not a valid choice; expected "single" or "multiple".'):format(tostring(q.type)))
-  end
-  if not H.is_array(q.answers) or #q.answers == 0 then
+  local answers = {}
+  if #q.answers == 0 then
     f.add(where .. ".answers", "Ensure this list has at least 1 item.")
   elseif #q.answers > M.LIMITS.question_answers then
     f.add(where .. ".answers", ("Ensure this list has at most %d items."):format(M.LIMITS.question_answers))
   else
     for j, a in ipairs(q.answers) do
-      local aw = ("%s.answers.%d"):format(where, j - 1)
-      if type(a) ~= "table" or (type(a.value) ~= "string" and type(a.value) ~= "boolean") then
-        f.add(aw .. ".value", "This field is required.")
-      elseif type(a.value) == "string" and ulen(a.value) > M.LIMITS.answer_value then
-        f.add(aw .. ".value", ("Ensure this value has at most %d characters."):format(M.LIMITS.answer_value))
-      else
-        a.id = type(a.id) == "string" and a.id ~= "" and a.id or H.uuid(app)
+      if ulen(a.value) > M.LIMITS.answer_value then
+        f.add(("%s.answers.%d.value"):format(where, j - 1),
+          ("Ensure this value has at most %d characters."):format(M.LIMITS.answer_value))
       end
+      answers[j] = { id = a.id or H.uuid(app), value = a.value }
     end
   end
-  if type(q.id) ~= "string" or q.id == "" then q.id = H.uuid(app) end
-  return { id = q.id, title = q.title, type = q.type, answers = q.answers }
+  return { id = q.id or H.uuid(app), title = q.title, type = q.type, answers = util.array(answers) }
 end
 
 local function create_survey(ctx)
-  local b, e = H.body(ctx)
-  if not b then return table.unpack(e) end
+  local b = ctx.body
   local app = ctx.app
   local f = H.fields()
-  if not H.nonempty_string(b.researcher_id) then f.add("researcher_id", "This field is required.") end
-  if not H.nonempty_string(b.title) then f.add("title", "This field is required.") end
+  if b.title:match("^%s*$") then f.add("title", "This field may not be blank.") end
   local has_s = type(b.sections) == "table" and #b.sections > 0
   local has_q = type(b.questions) == "table" and #b.questions > 0
   if has_s and has_q then
@@ -212,11 +197,9 @@ local function create_survey(ctx)
   if has_s then
     for i, s in ipairs(b.sections) do
       local where = ("sections.%d"):format(i - 1)
-      if type(s) ~= "table" then
-        f.add(where, "Must be an object.")
-      else
-        if not H.nonempty_string(s.title) then f.add(where .. ".title", "This field is required.") end
-        if not H.is_array(s.questions) or #s.questions == 0 then
+      do
+        if s.title:match("^%s*$") then f.add(where .. ".title", "This field may not be blank.") end
+        if #s.questions == 0 then
           f.add(where .. ".questions", "Ensure this list has at least 1 item.")
         elseif #s.questions > M.LIMITS.section_questions then
           f.add(where .. ".questions", ("Ensure this list has at most %d items."):format(M.LIMITS.section_questions))
@@ -225,8 +208,8 @@ local function create_survey(ctx)
           for j, q in ipairs(s.questions) do
             qs[#qs + 1] = check_question(app, f, ("%s.questions.%d"):format(where, j - 1), q)
           end
-          sections[#sections + 1] = { id = H.nonempty_string(s.id) and s.id or H.uuid(app),
-            title = s.title, questions = qs }
+          sections[#sections + 1] = { id = s.id or H.uuid(app), title = s.title,
+            questions = util.array(qs) }
         end
       end
     end
@@ -242,7 +225,7 @@ local function create_survey(ctx)
     researcher_id = b.researcher_id, title = b.title,
     sections = util.array(sections), questions = util.array(questions) }
   table.insert(surveys(app), s)
-  return util.json(201, s)
+  return util.answer(201, s)
 end
 
 local function survey_or_404(ctx, id)
@@ -261,20 +244,14 @@ local function all_questions(s)
   return out
 end
 
+-- (SurveyQuestionResponse: the contract checked the fields' types and presence)
 local function check_answers(f, where, list, by_id)
-  if not H.is_array(list) then f.add(where, "Must be a list.") return end
   for i, qr in ipairs(list) do
     local qw = ("%s.%d"):format(where, i - 1)
-    if type(qr) ~= "table" then
-      f.add(qw, "Must be an object.")
-    else
+    do
       local q = by_id[qr.question_id]
       if not q then
         f.add(qw .. ".question_id", ("%s is not a question of this survey."):format(tostring(qr.question_id)))
-      elseif type(qr.question_title) ~= "string" then
-        f.add(qw .. ".question_title", "This field is required.")
-      elseif not H.is_array(qr.answers) then
-        f.add(qw .. ".answers", "This field is required.")
       else
         if q.type == "single" and #qr.answers > 1 then
           f.add(qw .. ".answers", "This is a single-answer question; give one answer.")
@@ -294,11 +271,28 @@ local function check_answers(f, where, list, by_id)
   end
 end
 
+-- A response as stored and answered (SurveyResponseOut): every list an array, the answers
+-- copied field by field (answer_id, value) so that nothing else a client sent is echoed.
+local function answers_of(list)
+  local out = {}
+  for i, qr in ipairs(list or {}) do
+    local as = {}
+    for j, a in ipairs(qr.answers or {}) do as[j] = { answer_id = a.answer_id, value = a.value } end
+    out[i] = { question_id = qr.question_id, question_title = qr.question_title,
+      answers = util.array(as) }
+  end
+  return util.array(out)
+end
+
 local function store_response(app, s, r)
   local now = H.now(app)
+  local sections = {}
+  for i, sec in ipairs(r.sections or {}) do
+    sections[i] = { section_id = sec.section_id, questions = answers_of(sec.questions) }
+  end
   local rec = { _id = H.id(app), date_created = now, date_modified = now,
     participant_id = r.participant_id, submission_id = r.submission_id,
-    sections = util.array(r.sections or {}), questions = util.array(r.questions or {}) }
+    sections = util.array(sections), questions = answers_of(r.questions) }
   table.insert(responses_of(app, s._id), rec)
   return rec
 end
@@ -306,11 +300,8 @@ end
 local function create_response(ctx, p)
   local s, e = survey_or_404(ctx, p.survey_id)
   if not s then return table.unpack(e) end
-  local b, be = H.body(ctx)
-  if not b then return table.unpack(be) end
+  local b = ctx.body
   local f = H.fields()
-  if not H.nonempty_string(b.participant_id) then f.add("participant_id", "This field is required.") end
-  if not H.nonempty_string(b.submission_id) then f.add("submission_id", "This field is required.") end
   local by_id = {}
   for _, x in ipairs(all_questions(s)) do by_id[x.q.id] = x.q end
   local has_s = type(b.sections) == "table" and #b.sections > 0
@@ -319,7 +310,7 @@ local function create_response(ctx, p)
   if has_s then
     for i, sec in ipairs(b.sections) do
       local where = ("sections.%d"):format(i - 1)
-      if type(sec) ~= "table" or not H.find(s.sections or {}, sec.section_id) then
+      if not H.find(s.sections or {}, sec.section_id) then
         f.add(where .. ".section_id", "Not a section of this survey.")
       else
         check_answers(f, where .. ".questions", sec.questions, by_id)
@@ -330,7 +321,7 @@ local function create_response(ctx, p)
   local bad = f.answer()
   if bad then return f.answer() end
   local rec = store_response(ctx.app, s, b)
-  return util.json(201, rec)
+  return util.answer(201, rec)
 end
 
 local function list_item(r)
@@ -370,10 +361,10 @@ local function summary(app, s)
 end
 
 M.routes = {
-  { "POST", "surveys", create_survey },
+  { "POST", "surveys", create_survey, op = "CreateSurvey" },
   { "GET", "surveys", function(ctx)
-      local rid = ctx.query.researcher_id
-      if rid == nil or rid == "" then
+      local rid = ctx.params.researcher_id
+      if rid == nil then
         return util.prolific_error(400, { researcher_id = { "This field is required." } })
       end
       local items = {}
@@ -381,44 +372,44 @@ M.routes = {
         if s.researcher_id == rid then items[#items + 1] = s end
       end
       return H.paginate_offset(ctx, items)
-    end },
+    end, op = "GetSurveys" },
   { "GET", "surveys/{survey_id}", function(ctx, p)
       local s, e = survey_or_404(ctx, p.survey_id)
       if not s then return table.unpack(e) end
-      return util.json(200, s)
-    end },
+      return util.answer(200, s)
+    end, op = "GetSurvey" },
   { "DELETE", "surveys/{survey_id}", function(ctx, p)
       local s, e = survey_or_404(ctx, p.survey_id)
       if not s then return table.unpack(e) end
       local _, i = find_survey(ctx.app, s._id)
       table.remove(surveys(ctx.app), i)
       H.state(ctx.app, "survey_responses")[s._id] = nil
-      return util.json(200, {})
-    end },
+      return util.answer(200, {})
+    end, op = "DeleteSurvey" },
   { "GET", "surveys/{survey_id}/responses/summary", function(ctx, p)
       local s, e = survey_or_404(ctx, p.survey_id)
       if not s then return table.unpack(e) end
-      return util.json(200, summary(ctx.app, s))
-    end },
+      return util.answer(200, summary(ctx.app, s))
+    end, op = "GetSummary" },
   { "GET", "surveys/{survey_id}/responses", function(ctx, p)
       local s, e = survey_or_404(ctx, p.survey_id)
       if not s then return table.unpack(e) end
       return H.paginate_offset(ctx, responses_of(ctx.app, s._id), nil, list_item)
-    end },
-  { "POST", "surveys/{survey_id}/responses", create_response },
+    end, op = "GetResponses" },
+  { "POST", "surveys/{survey_id}/responses", create_response, op = "CreateResponse" },
   { "DELETE", "surveys/{survey_id}/responses", function(ctx, p)
       local s, e = survey_or_404(ctx, p.survey_id)
       if not s then return table.unpack(e) end
       H.state(ctx.app, "survey_responses")[s._id] = {}
-      return util.json(200, {})
-    end },
+      return util.answer(200, {})
+    end, op = "DeleteResponses" },
   { "GET", "surveys/{survey_id}/responses/{response_id}", function(ctx, p)
       local s, e = survey_or_404(ctx, p.survey_id)
       if not s then return table.unpack(e) end
       local r = H.find(responses_of(ctx.app, s._id), p.response_id, "_id")
       if not r then return util.prolific_error(404, "Response not found.") end
-      return util.json(200, r)
-    end },
+      return util.answer(200, r)
+    end, op = "GetResponse" },
   { "DELETE", "surveys/{survey_id}/responses/{response_id}", function(ctx, p)
       local s, e = survey_or_404(ctx, p.survey_id)
       if not s then return table.unpack(e) end
@@ -426,8 +417,8 @@ M.routes = {
       local r, i = H.find(list, p.response_id, "_id")
       if not r then return util.prolific_error(404, "Response not found.") end
       table.remove(list, i)
-      return util.json(200, {})
-    end },
+      return util.answer(200, {})
+    end, op = "DeleteResponse" },
 }
 
 -- Simulated participants -----------------------------------------------------------------------

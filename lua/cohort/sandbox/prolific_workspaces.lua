@@ -26,8 +26,9 @@ end
 
 local function nn(v) if v == nil then return null end return v end
 
+-- Optional string fields the spec does not make nullable are left out when unset.
 local function project_short(state, p)
-  return { id = p.id, title = p.title, description = nn(p.description), owner = nn(p.owner),
+  return { id = p.id, title = p.title, description = p.description, owner = p.owner,
     users = util.array(p.users or { me_user(state) }),
     naivety_distribution_rate = nn(p.naivety_distribution_rate) }
 end
@@ -39,7 +40,7 @@ local function project_full(state, p)
 end
 
 local function workspace_short(state, w)
-  return { id = w.id, title = w.title, description = nn(w.description), owner = nn(w.owner),
+  return { id = w.id, title = w.title, description = w.description, owner = w.owner,
     users = util.array(w.users or { me_user(state) }),
     naivety_distribution_rate = nn(w.naivety_distribution_rate) }
 end
@@ -51,46 +52,34 @@ local function workspace_full(state, w)
     if p.workspace == w.id then projects[#projects + 1] = project_short(state, p) end
   end
   out.projects = util.array(projects)
-  out.wallet = nn(w.wallet)
+  out.wallet = w.wallet
   out.currency_code = w.currency_code or "GBP"
   return out
 end
 
--- Checks the writable fields of a workspace or project body; returns field → messages.
-local function check_fields(b, allowed, required)
+-- Checks what the schema cannot say of a workspace or project body; returns field → messages.
+-- (Types, required fields and the rest were checked by the contract; `description`, which the
+-- create bodies do not list, is kept when it is a string.)
+local function check_fields(b)
   local fields = {}
-  for _, k in ipairs(required or {}) do
-    if b[k] == nil or b[k] == null then fields[k] = { "This field is required." } end
-  end
-  if b.title ~= nil and (type(b.title) ~= "string" or b.title:match("^%s*$")) then
+  if b.title ~= nil and b.title:match("^%s*$") then
     fields.title = { "This field may not be blank." }
-  elseif type(b.title) == "string" and #b.title > 255 then
+  elseif b.title ~= nil and utf8.len(b.title) > 255 then
     fields.title = { "Ensure this field has no more than 255 characters." }
   end
   if b.description ~= nil and b.description ~= null and type(b.description) ~= "string" then
     fields.description = { "Not a valid string." }
   end
   local r = b.naivety_distribution_rate
-  if r ~= nil and r ~= null and (type(r) ~= "number" or r < 0 or r > 1) then
+  if r ~= nil and r ~= null and (r < 0 or r > 1) then
     fields.naivety_distribution_rate = { "Ensure this value is between 0 and 1." }
   end
   if b.currency_code ~= nil and not CURRENCIES[b.currency_code] then
     fields.currency_code = { string.format('"%s" is not a valid choice.', tostring(b.currency_code)) }
   end
-  for k in pairs(b) do
-    if not allowed[k] and not fields[k] then
-      -- read-only fields echoed back from a GET are ignored, unknown ones refused
-      if k ~= "id" and k ~= "owner" and k ~= "users" and k ~= "projects" and k ~= "wallet"
-          and k ~= "workspace" then
-        fields[k] = { "Unknown field." }
-      end
-    end
-  end
   return fields
 end
 
-local WS_CREATE = { title = true, description = true, naivety_distribution_rate = true,
-  currency_code = true }
 local WS_UPDATE = { title = true, description = true, naivety_distribution_rate = true }
 local PROJECT_FIELDS = { title = true, description = true, naivety_distribution_rate = true }
 
@@ -113,30 +102,28 @@ local function list_workspaces(ctx)
 end
 
 local function create_workspace(ctx)
-  local b, e1, e2, e3 = P().body_json(ctx)
-  if not b then return e1, e2, e3 end
-  local fields = check_fields(b, WS_CREATE, { "title" })
+  local b = ctx.body
+  local fields = check_fields(b)
   if next(fields) then return util.prolific_error(400, fields) end
   local state = ctx.app.state
-  local w = { id = data.new_id(state), title = b.title, description = b.description,
-    owner = state.user.id, naivety_distribution_rate = b.naivety_distribution_rate,
+  local w = { id = data.new_id(state), title = b.title,
+    description = type(b.description) == "string" and b.description or nil, owner = state.user.id, naivety_distribution_rate = b.naivety_distribution_rate,
     currency_code = b.currency_code or state.user.currency_code or "GBP",
     wallet = data.new_id(state), balance = 0, available_balance = 0 }
   state.workspaces[#state.workspaces + 1] = w
-  return util.json(201, workspace_full(state, w))
+  return util.answer(201, workspace_full(state, w))
 end
 
 local function update_workspace(ctx, p)
   local w, e1, e2, e3 = get_ws(ctx, p.workspace_id)
   if not w then return e1, e2, e3 end
-  local b, b1, b2, b3 = P().body_json(ctx)
-  if not b then return b1, b2, b3 end
-  local fields = check_fields(b, WS_UPDATE)
+  local b = ctx.body
+  local fields = check_fields(b)
   if next(fields) then return util.prolific_error(400, fields) end
   for k in pairs(WS_UPDATE) do
     if b[k] ~= nil then w[k] = b[k] ~= null and b[k] or nil end
   end
-  return util.json(200, workspace_full(ctx.app.state, w))
+  return util.answer(200, workspace_full(ctx.app.state, w))
 end
 
 local function balance(ctx, p)
@@ -153,7 +140,7 @@ local function balance(ctx, p)
     local vat = math.floor(rewards * vat_share)
     return { rewards = rewards, fees = x - rewards - vat, vat = vat }
   end
-  return util.json(200, {
+  return util.answer(200, {
     currency_code = w.currency_code or "GBP",
     total_balance = total, balance_breakdown = breakdown(total),
     available_balance = avail, available_balance_breakdown = breakdown(avail),
@@ -173,49 +160,48 @@ end
 local function create_project(ctx, p)
   local w, e1, e2, e3 = get_ws(ctx, p.workspace_id)
   if not w then return e1, e2, e3 end
-  local b, b1, b2, b3 = P().body_json(ctx)
-  if not b then return b1, b2, b3 end
-  local fields = check_fields(b, PROJECT_FIELDS, { "title" })
+  local b = ctx.body
+  local fields = check_fields(b)
   if next(fields) then return util.prolific_error(400, fields) end
   local state = ctx.app.state
-  local pr = { id = data.new_id(state), title = b.title, description = b.description,
+  local pr = { id = data.new_id(state), title = b.title,
+    description = type(b.description) == "string" and b.description or nil,
     owner = state.user.id, workspace = w.id,
     naivety_distribution_rate = b.naivety_distribution_rate }
   state.projects[#state.projects + 1] = pr
-  return util.json(201, project_full(state, pr))
+  return util.answer(201, project_full(state, pr))
 end
 
 local function update_project(ctx, p)
   local pr, e1, e2, e3 = get_project(ctx, p.project_id)
   if not pr then return e1, e2, e3 end
-  local b, b1, b2, b3 = P().body_json(ctx)
-  if not b then return b1, b2, b3 end
-  local fields = check_fields(b, PROJECT_FIELDS)
+  local b = ctx.body
+  local fields = check_fields(b)
   if next(fields) then return util.prolific_error(400, fields) end
   for k in pairs(PROJECT_FIELDS) do
     if b[k] ~= nil then pr[k] = b[k] ~= null and b[k] or nil end
   end
-  return util.json(200, project_full(ctx.app.state, pr))
+  return util.answer(200, project_full(ctx.app.state, pr))
 end
 
 M.routes = {
-  { "GET", "workspaces", list_workspaces },
-  { "POST", "workspaces", create_workspace },
+  { "GET", "workspaces", list_workspaces, op = "GetWorkspaces" },
+  { "POST", "workspaces", create_workspace, op = "CreateWorkspace" },
   { "GET", "workspaces/{workspace_id}", function(ctx, p)
       local w, e1, e2, e3 = get_ws(ctx, p.workspace_id)
       if not w then return e1, e2, e3 end
-      return util.json(200, workspace_full(ctx.app.state, w))
-    end },
-  { "PATCH", "workspaces/{workspace_id}", update_workspace },
-  { "GET", "workspaces/{workspace_id}/balance", balance },
-  { "GET", "workspaces/{workspace_id}/projects", list_projects },
-  { "POST", "workspaces/{workspace_id}/projects", create_project },
+      return util.answer(200, workspace_full(ctx.app.state, w))
+    end, op = "GetWorkspace" },
+  { "PATCH", "workspaces/{workspace_id}", update_workspace, op = "UpdateWorkspace" },
+  { "GET", "workspaces/{workspace_id}/balance", balance, op = "GetWorkspaceBalance" },
+  { "GET", "workspaces/{workspace_id}/projects", list_projects, op = "GetProjects" },
+  { "POST", "workspaces/{workspace_id}/projects", create_project, op = "CreateProject" },
   { "GET", "projects/{project_id}", function(ctx, p)
       local pr, e1, e2, e3 = get_project(ctx, p.project_id)
       if not pr then return e1, e2, e3 end
-      return util.json(200, project_full(ctx.app.state, pr))
-    end },
-  { "PATCH", "projects/{project_id}", update_project },
+      return util.answer(200, project_full(ctx.app.state, pr))
+    end, op = "GetProject" },
+  { "PATCH", "projects/{project_id}", update_project, op = "UpdateProject" },
 }
 
 return M

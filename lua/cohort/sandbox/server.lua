@@ -30,6 +30,9 @@ A local, stateful emulator of the Prolific and QuestionPro APIs.
                     make requests misbehave (repeatable); F is 429, 429-retry-after, 500, 502,
                     503, 504, reset, truncate, malformed or stall; see faults.lua
   --fault-seed N    seed of the fault generator (rate), for repeatable runs
+  --strict          check every Prolific answer against the spec's success schema; an answer
+                    that departs from it becomes a 500 naming the field (for the sandbox's
+                    own tests)
   --help            show this text
 
 Prints "cohort-sandbox listening on http://127.0.0.1:PORT" once ready.
@@ -118,6 +121,8 @@ function M.new(argv)
     elseif a == "--tls" then
       app.tls_cert = value(a)
       app.tls_key = value(a)
+    elseif a == "--strict" then
+      app.strict = true
     else
       error("unknown argument: " .. a, 0)
     end
@@ -224,7 +229,8 @@ function App:dispatch(ctx)
     ctx.platform = "prolific"
     local ok, why = prolific_auth(self, ctx)
     if not ok then return util.prolific_error(401, why) end
-    return prolific.handle(ctx)
+    local status, headers, body, opts = prolific.handle(ctx)
+    return status, headers, util.body_text(body), opts
   elseif segs[1] == "a" and segs[2] == "api" and segs[3] == "v2" then
     ctx.platform = "questionpro"
     if not questionpro_auth(self, ctx) then

@@ -13,18 +13,15 @@ M.null = cjson.null
 
 -- lua-cjson 2.1.0 encodes an empty table as {}. Tables marked with M.array() encode as []
 -- even when empty: they are swapped for a sentinel string before encoding, and the sentinel's
--- JSON text is replaced by [] afterwards.
-local ARRAY_MT = { __name = "cohort.sandbox.array" }
+-- JSON text is replaced by [] afterwards. The mark is cohort.schema's, so that the schema's
+-- encoder (which builds the Prolific answers) keeps them arrays too.
+local schema = require "cohort.schema"
+local ARRAY_MT = getmetatable(schema.array())
 local SENTINEL = "\1cohort-sandbox-empty-array\1"
 local SENTINEL_JSON = cjson.encode(SENTINEL)
 
-function M.array(t)
-  return setmetatable(t or {}, ARRAY_MT)
-end
+M.array = schema.array
 
-function M.is_array_marked(t)
-  return getmetatable(t) == ARRAY_MT
-end
 
 local function prepare(v)
   if type(v) ~= "table" then return v end
@@ -40,6 +37,21 @@ function M.encode(v)
     s = s:gsub(SENTINEL_JSON:gsub("%p", "%%%0"), "[]")
   end
   -- lua-cjson escapes "/" as "\/"; every "/" it emits is so escaped, so this is exact.
+  if s:find("\\/", 1, true) then s = s:gsub("\\/", "/") end
+  return s
+end
+
+--- Encode a value, writing `[]` for the empty tables listed in `holes` ({parent, key, ...}
+-- triples: parent[key] is the empty table) and any empty table marked with M.array; the value
+-- is not copied (the listed tables are swapped for the sentinel while lua-cjson writes, then put
+-- back).
+function M.encode_holes(v, holes)
+  local n = #holes
+  for i = 1, n, 3 do holes[i][holes[i + 1]] = SENTINEL end
+  local ok, s = pcall(cjson.encode, v)
+  for i = 1, n, 3 do holes[i][holes[i + 1]] = holes[i + 2] end
+  if not ok then error(s, 0) end
+  if n > 0 then s = s:gsub(SENTINEL_JSON:gsub("%p", "%%%0"), "[]") end
   if s:find("\\/", 1, true) then s = s:gsub("\\/", "/") end
   return s
 end
@@ -146,6 +158,8 @@ function M.dispatch_prolific(routes, ctx, from)
   return M.prolific_error(404, "Not found: " .. ctx.path)
 end
 
+-- Returns true, the handler, the captures and the row; or false and "not_found" /
+-- "method_not_allowed" and the allowed methods.
 function M.route(routes, req, segs, from)
   local allowed = {}
   for _, r in ipairs(routes) do
@@ -153,13 +167,35 @@ function M.route(routes, req, segs, from)
     local caps = M.match(r.segs, segs, from)
     if caps then
       if r[1] == req.method or (r[1] == "GET" and req.method == "HEAD") then
-        return true, r[3], caps
+        return true, r[3], caps, r
       end
       allowed[#allowed + 1] = r[1]
     end
   end
   if #allowed > 0 then return false, "method_not_allowed", allowed end
   return false, "not_found"
+end
+
+-- A JSON answer whose encoding is left to the dispatcher: a Prolific route's answer is encoded
+-- by the operation's success schema (cohort.sandbox.prolific_contract), so that the arrays of
+-- the spec stay arrays even when empty, and checked against it in --strict mode. Anything
+-- else (control and QuestionPro routes, error statuses) is encoded as M.json does.
+local ANSWER_MT = { __name = "cohort.sandbox.answer" }
+
+function M.answer(status, value, extra_headers)
+  local h = { ["Content-Type"] = "application/json" }
+  for k, v in pairs(extra_headers or {}) do h[k] = v end
+  return status, h, setmetatable({ value = value }, ANSWER_MT)
+end
+
+function M.is_answer(body)
+  return getmetatable(body) == ANSWER_MT
+end
+
+-- The body text of a handler's answer (an M.answer, or already text).
+function M.body_text(body)
+  if getmetatable(body) == ANSWER_MT then return M.encode(body.value) end
+  return body
 end
 
 function M.json(status, value, extra_headers)

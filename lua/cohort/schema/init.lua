@@ -26,12 +26,21 @@ local M = {}
 M.null = core.decode("[null]")[1]
 
 local ARRAY_MT = { __name = "cohort.array" }
+local OBJECT_MT = { __name = "cohort.object" }
 
 --- Mark a table as a JSON array, so that an empty one is sent as `[]` where no schema says so.
 -- @tparam[opt] table t
 -- @treturn table t
 function M.array(t)
   return setmetatable(t or {}, ARRAY_MT)
+end
+
+--- Mark a table as a JSON object, so that an empty one (`{}` in JSON) is not taken for an
+-- empty array where the schema wants one (the sandbox marks the `{}` of a request this way).
+-- @tparam[opt] table t
+-- @treturn table t
+function M.object(t)
+  return setmetatable(t or {}, OBJECT_MT)
 end
 
 local loaded = {}
@@ -66,7 +75,9 @@ local function show(v)
   end
   if t == "boolean" then return tostring(v) .. ", a boolean" end
   if t == "table" then
-    if next(v) == nil then return "an empty table" end
+    if next(v) == nil then
+      return getmetatable(v) == OBJECT_MT and "{}, an empty object" or "an empty table"
+    end
     if v[1] ~= nil then return "an array" end
     return "a table"
   end
@@ -86,6 +97,7 @@ end
 -- ------------------------------------------------------------------ types
 
 local function is_sequence(t)
+  if getmetatable(t) == OBJECT_MT then return false end
   local n = #t
   if n == 0 then return next(t) == nil end
   local count = 0
@@ -189,8 +201,11 @@ local FORMAT_WORDS = { date = "an ISO 8601 date", ["date-time"] = "a date and ti
 local function alternatives_name(S, node)
   local names = {}
   for i, a in ipairs(node.any_of) do
-    names[i] = (a.format and FORMAT_WORDS[a.format]) or (a.type and TYPE_WORDS[a.type])
-      or a.ref or ("choice " .. i)
+    -- an unnamed object alternative is told by the fields it requires
+    local fields = not a.ref and a.required and #a.required > 0
+      and ("a table of fields with " .. table.concat(a.required, " and ")) or nil
+    names[i] = (a.format and FORMAT_WORDS[a.format]) or fields
+      or (a.type and TYPE_WORDS[a.type]) or a.ref or ("choice " .. i)
   end
   return table.concat(names, " or ")
 end

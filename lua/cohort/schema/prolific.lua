@@ -794,7 +794,14 @@ return {
       success = {
         status = 200,
         media = { "application/json" },
-        schema = { ref = "StudyAccessDetailsProgress" },
+        schema = {
+          type = "object",
+          properties = {
+            _links = { type = "object" },
+            id = { type = "string" },
+            progress = { type = "array", items = { ref = "AccessDetailProgress" } },
+          },
+        },
       },
     },
     GetStudyCost = {
@@ -1041,7 +1048,15 @@ return {
       success = {
         status = 200,
         media = { "application/json" },
-        schema = { ref = "MutuallyExclusiveStudyCollectionsResponse" },
+        schema = {
+          type = "object",
+          required = { "results" },
+          properties = {
+            _links = { type = "object" },
+            meta = { type = "object" },
+            results = { type = "array", items = { ref = "MutuallyExclusiveStudyCollectionList" } },
+          },
+        },
       },
     },
     LockFilterSet = {
@@ -1562,10 +1577,6 @@ return {
       why = "As MutuallyExclusiveStudyCollectionUpdate: its allOf part refuses project_id, a field the Create schema itself requires.",
     },
     {
-      what = "StudyAccessDetailsProgress",
-      why = "The schema says type: array but lists object properties (id, access_details, _links) and gives an object as its example; cohort reads it as the object it describes.",
-    },
-    {
       op = "CreateSubscription",
       what = "CreateSubscription: success",
       why = "The 201 answer is documented as SubscriptionList ({results: [...]}), but creating a subscription answers the subscription itself, with its X-Hook-Secret header to confirm it (api/README.md: Webhooks).",
@@ -1598,6 +1609,24 @@ return {
       op = "UpdateProject",
       what = "UpdateProject: body",
       why = "As UpdateWorkspace: a PATCH of the fields it changes, not the whole Project with its `id` and `title` required.",
+    },
+    {
+      op = "ListMutuallyExclusiveStudyCollections",
+      what = "ListMutuallyExclusiveStudyCollections: success",
+      why = "The list schema forbids any field but `results` (additionalProperties: false), while live lists carry `_links` and `meta.count` (api/README.md: Lists); its items are the closed allOf of the next rows, merged.",
+    },
+    {
+      op = "GetStudyAccessDetailsProgress",
+      what = "GetStudyAccessDetailsProgress: success",
+      why = "StudyAccessDetailsProgress is typed as an array yet lists object properties (id, access_details); its own example is an object {id, progress: [...]}, which is what this follows.",
+    },
+    {
+      what = "CreateStudy",
+      why = "CreateStudy requires external_study_url, while access_details says \"you must provide one of access_details or external_study_url\" (a taskflow study has none).",
+    },
+    {
+      what = "Study",
+      why = "As CreateStudy: a taskflow study has access_details instead of external_study_url, so a Study cannot always carry the latter.",
     },
   },
   schemas = {
@@ -1794,7 +1823,6 @@ return {
         "completion_codes",
         "description",
         "estimated_completion_time",
-        "external_study_url",
         "name",
         "prolific_id_option",
         "reward",
@@ -2069,12 +2097,6 @@ return {
         publish_at = { type = "string", nullable = true },
         study_ids = { type = "array", items = { type = "string", format = "objectId" } },
       },
-    },
-    MutuallyExclusiveStudyCollectionsResponse = {
-      type = "object",
-      required = { "results" },
-      additional = false,
-      properties = { results = { type = "array", items = { ref = "MutuallyExclusiveStudyCollectionList" } } },
     },
     ParticipantGroup = {
       type = "object",
@@ -2363,7 +2385,6 @@ return {
         "completion_codes",
         "description",
         "estimated_completion_time",
-        "external_study_url",
         "id",
         "maximum_allowed_time",
         "name",
@@ -2464,14 +2485,6 @@ return {
           },
         },
         total_available_places = { type = "number" },
-      },
-    },
-    StudyAccessDetailsProgress = {
-      type = "object",
-      properties = {
-        _links = { type = "object" },
-        access_details = { ref = "AccessDetailProgress" },
-        id = { type = "string", format = "objectId" },
       },
     },
     StudyCostBreakdown = {
