@@ -28,6 +28,7 @@ CORE_HDR = $(wildcard csrc/*.h)
 CORE_SO  = $(BUILD)/cohort/core.so
 SANDBOX  = $(BUILD)/cohort-sandbox
 BLACKHOLE = $(BUILD)/blackhole
+FLOOD    = $(BUILD)/flood
 
 DEBIAN_PACKAGES = lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
                   libmicrohttpd-dev pkg-config libssl-dev
@@ -36,7 +37,7 @@ DEBIAN_PACKAGES = lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted
 
 all: build
 
-build: $(CORE_SO) $(SANDBOX) $(BLACKHOLE)
+build: $(CORE_SO) $(SANDBOX) $(BLACKHOLE) $(FLOOD)
 
 # Installs only what is missing; quiet and quick when everything is there.
 deps:
@@ -51,6 +52,11 @@ $(SANDBOX): csrc/sandbox.c $(CORE_HDR)
 	$(CC) $(ALL_CFLAGS) $(SANDBOX_CFLAGS) -o $@ csrc/sandbox.c $(SANDBOX_LIBS)
 
 $(BLACKHOLE): spec/support/blackhole.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
+# holds thousands of idle or slow connections, or times requests beside them (server specs, bench)
+$(FLOOD): spec/support/flood.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $<
 
