@@ -68,7 +68,7 @@ describe("cohort-sandbox server", function()
     it("answers other clients while 200 delayed answers wait", function()
       local sb = env.sandbox()
       local held = core.session { max_connections = 200 }
-      local delay = SLOW and 10000 or 1500
+      local delay = SLOW and 5000 or 1500
       for _ = 1, 200 do held:submit { base = sb.url, path = "/__sandbox/delay/" .. delay } end
       local info = eventually(20, function()
         assert.are.same({}, held:step(0))
@@ -205,6 +205,19 @@ describe("cohort-sandbox server", function()
       os.remove(sb.log_file)
     end)
 
+    it("can pump cohort.core's non-blocking session: a request to the server itself, sent from tick", function()
+      local sb = tick_sandbox {}
+      local s = core.session {}
+      assert.are.equal('{"submitted":true}', get(s, sb.url, "/deliver").body)
+      local got = eventually(20, function()
+        local b = get(s, sb.url, "/delivered").body
+        return b ~= "" and b
+      end)
+      assert.are.equal("ok", got)
+      s:close()
+      assert.are.equal(0, select(2, sb:stop()))
+    end)
+
     it("app.shutdown set by a tick stops the server with status 0", function()
       local sb = tick_sandbox { "--stop-after", "5" }
       local rest = sb._handle:read("a") -- the launcher's shell prints "exit N" once the server ends
@@ -219,7 +232,7 @@ describe("cohort-sandbox server", function()
     local IDLE_N = SLOW and 1000 or 10000
     local SLOW_N = SLOW and 200 or 1000
     local IDLE_S = SLOW and 8 or 2      -- --idle-timeout
-    local REQUEST_S = SLOW and 30 or 5  -- --request-timeout
+    local REQUEST_S = SLOW and 15 or 5  -- --request-timeout
     local sb, p
     setup(function()
       sb = assert(sandbox.start { args = { "--idle-timeout", IDLE_S, "--request-timeout", REQUEST_S } })

@@ -5,7 +5,9 @@
 -- Flags: --port N, --interval MS (what tick returns; default nothing), --fail (tick raises),
 -- --stop-after N (tick sets app.shutdown on its N-th call).
 -- Routes: GET /ticks -> {"count":N,"first":T,"last":T}; GET /delay/MS; GET /drip/MS (a 64-byte
--- body, one byte every MS); anything else -> 200 "ok".
+-- body, one byte every MS); GET /deliver starts a request back to this server on a
+-- cohort.core session that only tick pumps (step(0)), as webhook deliveries will be, and
+-- GET /delivered gives what came back; anything else -> 200 "ok".
 local M = {}
 
 local App = {}
@@ -32,6 +34,9 @@ end
 
 function App:tick(now)
   assert(type(now) == "number", "tick: now is not a number")
+  if self.session then
+    for _, r in ipairs(self.session:step(0)) do self.delivered = r.body or ("error: " .. r.err.message) end
+  end
   self.count = self.count + 1
   self.first = self.first or now
   self.last = now
@@ -47,6 +52,13 @@ function App:handle(req)
   if path == "/ticks" then
     return 200, JSON, ('{"count":%d,"first":%.6f,"last":%.6f}')
       :format(self.count, self.first or 0, self.last or 0)
+  end
+  if path == "/deliver" then
+    self.session = self.session or require("cohort.core").session {}
+    self.session:submit { base = "http://" .. req.headers.host, path = "/hello" }
+    return 200, JSON, '{"submitted":true}'
+  elseif path == "/delivered" then
+    return 200, { ["Content-Type"] = "text/plain" }, self.delivered or ""
   end
   local ms = path:match("^/delay/(%d+)$")
   if ms then return 200, JSON, '{"delayed":true}', { delay = tonumber(ms) } end
