@@ -258,13 +258,18 @@ static struct MHD_Connection *timer_pop(void)
 }
 
 /* From libmicrohttpd's thread, inside the access handler or a content reader: suspend the
- * connection until `due` (monotonic ms). Returns 0 when it cannot (the daemon is stopping,
- * or no memory for the timer): the caller then goes on at once. */
+ * connection until `due` (monotonic ms). Returns 1 when suspended, -1 when the server is
+ * stopping (an answer held back is then never sent: the connection is closed), 0 when there
+ * is no memory for the timer (the caller then goes on at once). */
 static int sandbox_suspend_until(struct MHD_Connection *con, double due)
 {
     int wake = 0;
     pthread_mutex_lock(&timer_lock);
-    if (timers_stopping || !timer_push(due, con)) {
+    if (timers_stopping) {
+        pthread_mutex_unlock(&timer_lock);
+        return -1;
+    }
+    if (!timer_push(due, con)) {
         pthread_mutex_unlock(&timer_lock);
         return 0;
     }
@@ -541,10 +546,12 @@ static ssize_t sandbox_body_reader(void *cls, uint64_t pos, char *buf, size_t ma
     if (f->interval > 0) {
         double now = sandbox_mono_ms();
         if (now < f->due) {
-            if (sandbox_suspend_until(f->con, f->due))
+            int held = sandbox_suspend_until(f->con, f->due);
+            if (held > 0)
                 return 0; /* called again once resumed */
-            /* stopping (or no memory for a timer): the rest goes at once */
-            f->interval = 0;
+            if (held < 0)
+                return MHD_CONTENT_READER_END_WITH_ERROR; /* stopping */
+            f->interval = 0; /* no memory for a timer: the rest goes at once */
         } else {
             f->due = now + f->interval;
             if (n > f->piece)
@@ -755,7 +762,13 @@ static enum MHD_Result sandbox_access(void *cls, struct MHD_Connection *con, con
         return MHD_NO;
 
     if (r->held) {
-        /* resumed after opts.delay */
+        /* resumed after opts.delay, or because the server is stopping */
+        int stopping;
+        pthread_mutex_lock(&timer_lock);
+        stopping = timers_stopping;
+        pthread_mutex_unlock(&timer_lock);
+        if (stopping)
+            return MHD_NO; /* closes the connection; the completion callback frees r->held */
         resp = r->held;
         status = r->held_status;
         r->held = NULL;
@@ -767,11 +780,15 @@ static enum MHD_Result sandbox_access(void *cls, struct MHD_Connection *con, con
         if (!resp)
             return MHD_NO;
         if (delay_ms > 0) {
+            int held;
             r->held = resp;
             r->held_status = status;
-            if (sandbox_suspend_until(con, sandbox_mono_ms() + delay_ms))
+            held = sandbox_suspend_until(con, sandbox_mono_ms() + delay_ms);
+            if (held > 0)
                 return MHD_YES; /* called again once resumed */
-            r->held = NULL; /* stopping: answer now */
+            if (held < 0)
+                return MHD_NO; /* stopping: never answered */
+            r->held = NULL; /* no memory for a timer: answer now */
         }
     }
     ret = MHD_queue_response(con, status, resp);
@@ -814,6 +831,27 @@ static void sandbox_mhd_error(void *cls, const char *fmt, va_list ap)
 
 /* ------------------------------------------------------------------- tick */
 
+/* Under lua_pcall, so that even a failing __index on the app is caught: (app, now) ->
+ * false when the app has no tick; true, the milliseconds it returned (or nil), and whether
+ * app.shutdown is set. */
+static int sandbox_tick_protected(lua_State *L)
+{
+    lua_settop(L, 2);
+    if (lua_getfield(L, 1, "tick") != LUA_TFUNCTION) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_call(L, 2, 1);
+    lua_pushboolean(L, 1);
+    lua_insert(L, -2);
+    lua_getfield(L, 1, "shutdown");
+    lua_pushboolean(L, lua_toboolean(L, -1));
+    lua_remove(L, -2);
+    return 3;
+}
+
 /* main: app:tick(now) under the lock when the app has one. Returns the milliseconds until the
  * next call. A Lua error is logged (once while it repeats) and ticking goes on. */
 static double sandbox_tick(void)
@@ -825,37 +863,36 @@ static double sandbox_tick(void)
     int top;
     pthread_mutex_lock(&sandbox_lock);
     top = lua_gettop(L);
+    lua_pushcfunction(L, sandbox_tick_protected);
     lua_rawgeti(L, LUA_REGISTRYINDEX, sandbox_app_ref);
-    if (lua_getfield(L, top + 1, "tick") == LUA_TFUNCTION) {
-        lua_pushvalue(L, top + 1);
-        lua_pushnumber(L, sandbox_now());
+    lua_pushnumber(L, sandbox_now());
+    if (lua_pcall(L, 2, 3, 0) != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
         ticks_done++;
-        if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
-            const char *msg = lua_tostring(L, -1);
-            if (!msg)
-                msg = "(error object is not a string)";
-            if (strncmp(msg, last_error, sizeof last_error - 1) != 0) {
-                if (repeats > 0)
-                    sandbox_log("(the error in app:tick above was repeated %lu times)", repeats);
-                sandbox_log("error in app:tick: %s", msg);
-                snprintf(last_error, sizeof last_error, "%s", msg);
-                repeats = 0;
-            } else {
-                repeats++;
-            }
-        } else {
-            int isnum = 0;
-            lua_Number v = lua_tonumberx(L, -1, &isnum);
-            if (isnum && v == v) {
-                ms = v < SANDBOX_TICK_MIN_MS ? SANDBOX_TICK_MIN_MS : v;
-                if (ms > SANDBOX_TICK_MAX_MS)
-                    ms = SANDBOX_TICK_MAX_MS;
-            }
-            last_error[0] = '\0';
+        if (!msg)
+            msg = "(error object is not a string)";
+        if (strncmp(msg, last_error, sizeof last_error - 1) != 0) {
+            if (repeats > 0)
+                sandbox_log("(the error in app:tick above was repeated %lu times)", repeats);
+            sandbox_log("error in app:tick: %s", msg);
+            snprintf(last_error, sizeof last_error, "%s", msg);
             repeats = 0;
+        } else {
+            repeats++;
         }
-        if (lua_getfield(L, top + 1, "shutdown") != LUA_TNIL && lua_toboolean(L, -1))
+    } else if (lua_toboolean(L, top + 1)) {
+        int isnum = 0;
+        lua_Number v = lua_tonumberx(L, top + 2, &isnum);
+        ticks_done++;
+        if (isnum && v == v) {
+            ms = v < SANDBOX_TICK_MIN_MS ? SANDBOX_TICK_MIN_MS : v;
+            if (ms > SANDBOX_TICK_MAX_MS)
+                ms = SANDBOX_TICK_MAX_MS;
+        }
+        if (lua_toboolean(L, top + 3))
             sandbox_shutdown_asked = 1;
+        last_error[0] = '\0';
+        repeats = 0;
     }
     lua_settop(L, top);
     pthread_mutex_unlock(&sandbox_lock);
