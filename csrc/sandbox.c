@@ -19,7 +19,7 @@
  * timer_lock guards the timer heap and the stop flag; conn_lock guards the list of open
  * connections. Never two at once, except timer_lock around MHD's own suspend/resume.
  * Stopping: SIGINT/SIGTERM, or app.shutdown set by a request (once its answer is sent) or by
- * a tick. Every suspended connection is resumed first, then the daemon is stopped.
+ * a tick. Every suspended connection is resumed (and closed) first, then the daemon stopped.
  */
 #include <errno.h>
 #include <math.h>
@@ -69,6 +69,7 @@ struct sandbox_request {
     int oom;
     struct MHD_Response *held; /* the answer kept back by opts.delay, queued on resume */
     unsigned int held_status;
+    int shutdown; /* app.shutdown was set by this request: stop once its answer is sent */
 };
 
 /* One per TCP connection, from libmicrohttpd's connection notifications. */
@@ -474,13 +475,16 @@ static void sandbox_request_free(struct sandbox_request *r)
 static void sandbox_completed(void *cls, struct MHD_Connection *con, void **con_cls,
                               enum MHD_RequestTerminationCode toe)
 {
+    struct sandbox_request *r = *con_cls;
     (void)cls;
     (void)toe;
-    sandbox_request_free(*con_cls);
+    if (r && r->shutdown) {
+        sandbox_shutdown_asked = 1; /* its answer has been sent (or has failed) */
+        sandbox_wake_main();
+    }
+    sandbox_request_free(r);
     *con_cls = NULL;
     sandbox_conn_busy(con, 0);
-    if (sandbox_shutdown_asked)
-        sandbox_wake_main();
 }
 
 static enum MHD_Result sandbox_header_cb(void *cls, enum MHD_ValueKind kind,
@@ -707,7 +711,7 @@ static struct MHD_Response *sandbox_call_app(struct MHD_Connection *con, const c
     lua_settop(L, top + 1);
     /* app is at top + 1 */
     if (lua_getfield(L, top + 1, "shutdown") != LUA_TNIL && lua_toboolean(L, -1))
-        sandbox_shutdown_asked = 1;
+        r->shutdown = 1;
     lua_settop(L, top);
     return resp;
 }
@@ -833,21 +837,25 @@ static void sandbox_mhd_error(void *cls, const char *fmt, va_list ap)
 
 /* Under lua_pcall, so that even a failing __index on the app is caught: (app, now) ->
  * false when the app has no tick; true, the milliseconds it returned (or nil), and whether
- * app.shutdown is set. */
+ * this call set app.shutdown (one set by a request stops the server once its answer is sent). */
 static int sandbox_tick_protected(lua_State *L)
 {
+    int before;
     lua_settop(L, 2);
     if (lua_getfield(L, 1, "tick") != LUA_TFUNCTION) {
         lua_pushboolean(L, 0);
         return 1;
     }
+    lua_getfield(L, 1, "shutdown");
+    before = lua_toboolean(L, -1);
+    lua_pop(L, 1);
     lua_pushvalue(L, 1);
     lua_pushvalue(L, 2);
     lua_call(L, 2, 1);
     lua_pushboolean(L, 1);
     lua_insert(L, -2);
     lua_getfield(L, 1, "shutdown");
-    lua_pushboolean(L, lua_toboolean(L, -1));
+    lua_pushboolean(L, lua_toboolean(L, -1) && !before);
     lua_remove(L, -2);
     return 3;
 }

@@ -231,7 +231,7 @@ describe("cohort-sandbox server", function()
   describe("held connections", function()
     local IDLE_N = SLOW and 1000 or 10000
     local SLOW_N = SLOW and 200 or 1000
-    local IDLE_S = SLOW and 8 or 2      -- --idle-timeout
+    local IDLE_S = SLOW and 8 or 3      -- --idle-timeout
     local REQUEST_S = SLOW and 15 or 5  -- --request-timeout
     local sb, p
     setup(function()
@@ -280,6 +280,19 @@ describe("cohort-sandbox server", function()
       -- a byte a second kept them clear of the idle time-out: the request time-out cut them
       assert.are.equal(cut_before + SLOW_N, after.cut)
     end)
+  end)
+
+  it("POST /__sandbox/shutdown answers, then stops the server with status 0", function()
+    local sb = assert(sandbox.start {})
+    local s = core.session {}
+    local r = s:request { method = "POST", base = sb.url, path = "/__sandbox/shutdown" }
+    assert.is_nil(r.err)
+    assert.are.same({ ok = true }, core.decode(r.body))
+    local rest = sb._handle:read("a") -- the launcher's shell prints "exit N" once the server ends
+    local _, _, code = sb._handle:close()
+    sb._stopped = true
+    assert.are.equal(0, code or tonumber(rest:match("exit (%d+)")))
+    s:close()
   end)
 
   for _, signal in ipairs { "INT", "TERM" } do
