@@ -43,7 +43,7 @@ Routes: /api/v1/... (Prolific), /a/api/v2/... (QuestionPro), /__sandbox/... (con
 
 M.LOG_MAX = 1000
 -- the oldest entries are dropped this many at a time: dropping one from the front on every
--- request moved the whole log each time, a sixth of the server's work on a simple GET
+-- request moved the whole log each time, the largest single cost of a simple GET
 M.LOG_SLACK = 100
 M.MAX_DELAY = 60000
 
