@@ -167,6 +167,9 @@ do
   end
   assert(srv.rps and srv.rps_idle and srv.latency.none and srv.latency.idle_10000 and srv.latency.slow_1000,
     "bench/server.lua printed incomplete figures:\n" .. o)
+  io.stderr:write(("  sandbox: %s req/s; %.0f with 10,000 idle held; slowest other request %.1f / %.1f / %.1f ms " ..
+    "(nothing held / 10,000 idle / 1,000 slow)\n"):format(table.concat(srv.rps, ", "), srv.rps_idle,
+    srv.latency.none.max, srv.latency.idle_10000.max, srv.latency.slow_1000.max))
 end
 
 -- Report ---------------------------------------------------------------------------------
