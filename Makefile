@@ -30,6 +30,7 @@ SANDBOX  = $(BUILD)/cohort-sandbox
 BLACKHOLE = $(BUILD)/blackhole
 HOSTILE  = $(BUILD)/hostile
 RECEIVER  = $(BUILD)/receiver
+FLOOD    = $(BUILD)/flood
 
 DEBIAN_PACKAGES = lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
                   libmicrohttpd-dev pkg-config libssl-dev libsqlite3-dev sqlite3 \
@@ -39,7 +40,7 @@ DEBIAN_PACKAGES = lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted
 
 all: build
 
-build: $(CORE_SO) $(SANDBOX) $(BLACKHOLE) $(HOSTILE) $(RECEIVER)
+build: $(CORE_SO) $(SANDBOX) $(BLACKHOLE) $(HOSTILE) $(RECEIVER) $(FLOOD)
 
 # Debian's luarocks: spec/packaging_spec.lua builds and installs the rockspec with it; the
 # rockspec declares the store's SQLite (libsqlite3-dev), so LuaRocks checks for its header.
@@ -73,6 +74,11 @@ $(HOSTILE): spec/support/hostile.c
 
 # a webhook receiver that records each request and answers as its path says (delivery specs)
 $(RECEIVER): spec/support/receiver.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
+# holds thousands of idle or slow connections, or times requests beside them (server specs, bench)
+$(FLOOD): spec/support/flood.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $<
 

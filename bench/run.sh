@@ -1,5 +1,6 @@
 #!/bin/sh
-# make bench: cohort side by side with raw libcurl, Python requests and LuaSocket (issue #8).
+# make bench: cohort side by side with raw libcurl, Python requests and LuaSocket (issue #8),
+# and the sandbox as a server (issue #14: bench/server.lua, with wrk and build/flood).
 #
 # Installs what it needs from Debian, writes the canned JSON and compiles the C programs into a
 # temporary directory, starts nginx there on a free loopback port (its own config, prefix, pid
@@ -19,7 +20,7 @@ if [ -z "${PYTHON:-}" ]; then
 fi
 export PYTHON
 
-sh tools/deps.sh nginx-light python3-requests lua-socket lua-cjson
+sh tools/deps.sh nginx-light python3-requests lua-socket lua-cjson wrk
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/cohort-bench.XXXXXX")
 NGINX_PID=""
@@ -101,5 +102,8 @@ until "$LUA" -e "assert(require('socket').tcp():connect('127.0.0.1', $PORT))" 2>
 done
 echo "bench: nginx (pid $NGINX_PID) on 127.0.0.1:$PORT" >&2
 
-BENCH_DIR="$T" BENCH_URL="http://127.0.0.1:$PORT" BENCH_CLIENT="$CLIENT_PIN" \
+# case 5 pins the sandbox where nginx is
+SERVER_CPU=""
+if [ -n "$SERVER_PIN" ]; then SERVER_CPU=$((NCPU - 1)); fi
+BENCH_DIR="$T" BENCH_URL="http://127.0.0.1:$PORT" BENCH_CLIENT="$CLIENT_PIN" BENCH_SERVER_CPU="$SERVER_CPU" \
   "$LUA" bench/driver.lua

@@ -100,6 +100,13 @@ end
 
 M.routes = {
   { "GET", "health", function() return ok_json { ok = true } end },
+  -- what the server holds now: connections, its limits and time-outs, app:tick calls
+  { "GET", "server", function(ctx)
+      local ok, native = pcall(require, "cohort.sandbox.native")
+      local out = ok and native.server() or {}
+      out.app_ticks = ctx.app.ticks or 0
+      return util.json(200, out)
+    end },
   { "POST", "reset", function(ctx) ctx.app:reset(); return ok_json() end },
   { "POST", "seed", function(ctx)
       local b, err = body_json(ctx)

@@ -4,9 +4,11 @@
 --           method = "GET" (optional), fault = <one of FAULTS>, times = N (the first N matching
 --           requests; default every one), rate = p (each matching request with probability p,
 --           drawn from the seeded generator; default 1), retry_after = seconds (for "429-retry-after"),
---           stall_ms = ms (for "stall"; default 10000) }
+--           stall_ms = ms (for "stall"; default 10000),
+--           drip_ms = ms, drip_bytes = n (for "drip": the body in pieces of n bytes, one every
+--           ms; default 1 byte every 100 ms) }
 -- Faults that answer instead of the route ("429", "429-retry-after", "500", "502", "503", "504")
--- do not run the route's handler; the others ("reset", "truncate", "malformed", "stall") run it
+-- do not run the route's handler; the others ("reset", "truncate", "malformed", "stall", "drip") run it
 -- and then spoil the answer — the server did the work, the client never hears of it properly.
 --
 -- Set by `--fault METHOD:PATH:FAULT[:times=N][:rate=P]` (repeatable) with `--fault-seed N`, or
@@ -17,7 +19,7 @@ local M = {}
 
 M.FAULTS = {
   ["429"] = true, ["429-retry-after"] = true, ["500"] = true, ["502"] = true, ["503"] = true,
-  ["504"] = true, reset = true, truncate = true, malformed = true, stall = true,
+  ["504"] = true, reset = true, truncate = true, malformed = true, stall = true, drip = true,
 }
 
 local HTML = '<html><head><title>%d %s</title></head><body><center><h1>%d %s</h1></center>'
@@ -45,7 +47,7 @@ function M.add(state, rule)
   if type(rule) ~= "table" then return nil, "a rule must be an object" end
   if not M.FAULTS[tostring(rule.fault)] then
     return nil, "fault must be one of 429, 429-retry-after, 500, 502, 503, 504, reset, truncate, "
-      .. "malformed, stall (got " .. tostring(rule.fault) .. ")"
+      .. "malformed, stall, drip (got " .. tostring(rule.fault) .. ")"
   end
   if type(rule.path) ~= "string" or rule.path == "" then return nil, "path must be a string" end
   if rule.times ~= nil and (tonumber(rule.times) == nil or tonumber(rule.times) < 0) then
@@ -58,6 +60,7 @@ function M.add(state, rule)
     path = rule.path, method = rule.method and rule.method:upper() or nil, fault = tostring(rule.fault),
     times = rule.times and math.tointeger(tonumber(rule.times)) or nil, rate = rule.rate,
     retry_after = rule.retry_after or 1, stall_ms = rule.stall_ms or 10000, hits = 0,
+    drip_ms = tonumber(rule.drip_ms) or 100, drip_bytes = tonumber(rule.drip_bytes) or 1,
   }
   return true
 end
@@ -70,7 +73,7 @@ function M.parse_flag(text)
   local rule = { method = (parts[1] ~= "" and parts[1] ~= "*") and parts[1] or nil, path = parts[2],
     fault = parts[3] }
   for i = 4, #parts do
-    local k, v = parts[i]:match("^(%w+)=(.*)$")
+    local k, v = parts[i]:match("^([%w_]+)=(.*)$")
     if not k then return nil, "--fault: bad option " .. parts[i] end
     rule[k] = tonumber(v) or v
   end
@@ -115,6 +118,8 @@ function M.spoil(rule, status, headers, body, opts)
     body = body:sub(1, math.max(1, #body // 2)) .. '"}{,'
   elseif rule.fault == "stall" then
     opts.delay = math.max(opts.delay or 0, rule.stall_ms)
+  elseif rule.fault == "drip" then
+    opts.drip, opts.drip_bytes = rule.drip_ms, rule.drip_bytes -- sent by the C server
   else
     opts.fault = rule.fault -- reset / truncate: done by the C server while sending
     if #body < 2 then body = body .. (" "):rep(64) end

@@ -28,11 +28,16 @@ A local, stateful emulator of the Prolific and QuestionPro APIs.
   --tls CERT KEY    serve HTTPS with this PEM certificate and key
   --fault M:PATH:F[:times=N][:rate=P]
                     make requests misbehave (repeatable); F is 429, 429-retry-after, 500, 502,
-                    503, 504, reset, truncate, malformed or stall; see faults.lua
+                    503, 504, reset, truncate, malformed, stall or drip; see faults.lua
   --fault-seed N    seed of the fault generator (rate), for repeatable runs
   --strict          check every Prolific answer against the spec's success schema; an answer
                     that departs from it becomes a 500 naming the field (for the sandbox's
                     own tests)
+  --max-connections N  connections held at once (default: as many as the open-file
+                    limit allows, less 256)
+  --idle-timeout S  close a connection silent for S seconds (default 15; 0 = never)
+  --request-timeout S  close a connection that has not sent a complete request S seconds
+                    after it opened or got its last answer (default 30; 0 = never)
   --help            show this text
 
 Prints "cohort-sandbox listening on http://127.0.0.1:PORT" once ready.
@@ -40,6 +45,9 @@ Routes: /api/v1/... (Prolific), /a/api/v2/... (QuestionPro), /__sandbox/... (con
 ]]
 
 M.LOG_MAX = 1000
+-- the oldest entries are dropped this many at a time: dropping one from the front on every
+-- request moved the whole log each time, the largest single cost of a simple GET
+M.LOG_SLACK = 100
 M.MAX_DELAY = 60000
 
 local App = {}
@@ -118,6 +126,12 @@ function M.new(argv)
       fault_rules[#fault_rules + 1] = rule
     elseif a == "--fault-seed" then
       fault_seed = tonumber(value(a)) or error("--fault-seed needs a number", 0)
+    elseif a == "--max-connections" or a == "--idle-timeout" or a == "--request-timeout" then
+      -- read by csrc/sandbox.c (app.max_connections, app.idle_timeout, app.request_timeout)
+      local v = value(a)
+      local n = tonumber(v)
+      if not n or n < 0 or n > 86400 * 365 then error(a .. ": not a number: " .. v, 0) end
+      app[a:sub(3):gsub("%-", "_")] = n
     elseif a == "--tls" then
       app.tls_cert = value(a)
       app.tls_key = value(a)
@@ -138,6 +152,14 @@ function M.new(argv)
   app.state = util.deepcopy(app.initial)
   app:reset_faults()
   return app
+end
+
+-- Called by csrc/sandbox.c about every 10 ms, under the same lock as handle, with the Unix
+-- time (docs/internals.md, "The sandbox"): the place for work that happens without a request.
+-- Returns nothing: called again in 10 ms (or a number of milliseconds, 1 to 1000).
+function App:tick(now)
+  self.ticks = (self.ticks or 0) + 1
+  self.tick_time = now
 end
 
 -- Restores the dataset the server started with and clears the log and the quirks.
@@ -197,7 +219,11 @@ function App:record(ctx, status, started)
     duration_ms = math.floor((now() - started) * 1000 + 0.5),
     auth = ctx.auth, headers = headers, body = body,
   }
-  while #self.log > M.LOG_MAX do table.remove(self.log, 1) end
+  local n = #self.log
+  if n > M.LOG_MAX + M.LOG_SLACK then
+    table.move(self.log, n - M.LOG_MAX + 1, n, 1)
+    for i = n, M.LOG_MAX + 1, -1 do self.log[i] = nil end
+  end
 end
 
 -- Prolific: "Authorization: Token <token>".
