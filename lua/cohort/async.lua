@@ -292,19 +292,28 @@ local function broken_fields(msg, own)
   }
 end
 
--- The core raised while handing out a session's answers: which request's answer it was, and
--- whether others were lost with it, cannot be told, so every task waiting on the session ends
--- with an error (at the next poll) instead of waiting forever. Their requests are cancelled.
-local function broken(rec, msg)
+-- Take every request waiting on a session record out of it: an array of id, task, id, task …
+-- (collected first: the loop that handles them may add to the record).
+local function take_waiting(rec)
   local list = {}
   for id, task in pairs(rec.w) do
     list[#list + 1] = id
     list[#list + 1] = task
   end
   for i = 1, #list, 2 do
-    local id, task = list[i], list[i + 1]
-    rec.w[id] = nil
+    rec.w[list[i]] = nil
     rec.n = rec.n - 1
+  end
+  return list
+end
+
+-- The core raised while handing out a session's answers: which request's answer it was, and
+-- whether others were lost with it, cannot be told, so every task waiting on the session ends
+-- with an error (at the next poll) instead of waiting forever. Their requests are cancelled.
+local function broken(rec, msg)
+  local list = take_waiting(rec)
+  for i = 1, #list, 2 do
+    local id, task = list[i], list[i + 1]
     pcall(rec.session.cancel, rec.session, id)
     task._req = nil
     task._deliver = lost_result(id, broken_fields(msg, false))
@@ -563,15 +572,9 @@ function M.close(client)
   local set = owned[client]
   local rec = recs[session]
   if rec then
-    local list = {}
-    for id, task in pairs(rec.w) do
-      list[#list + 1] = id
-      list[#list + 1] = task
-    end
+    local list = take_waiting(rec)
     for i = 1, #list, 2 do
       local id, task = list[i], list[i + 1]
-      rec.w[id] = nil
-      rec.n = rec.n - 1
       task._req = nil
       if not (set and set[task]) then -- another's task: its call returns nil, err
         task._deliver = lost_result(id, fields("while this request was in flight"))

@@ -33,6 +33,7 @@ local compat = require "cohort.compat"
 local core = require "cohort.core"
 local Error = require "cohort.error"
 local async = require "cohort.async"
+local util = require "cohort.util"
 
 local M = {}
 
@@ -72,11 +73,7 @@ local function at(t, path)
   return t
 end
 
-local function copy(t)
-  local c = {}
-  for k, v in pairs(t or {}) do c[k] = v end
-  return c
-end
+local copy = util.copy
 
 local function bad_list(client, result, message)
   return Error.new { kind = "decode", platform = client.platform, attempts = 1,

@@ -107,11 +107,7 @@ function M.resource(client, name)
   return r
 end
 
-local function copy(t)
-  local c = {}
-  for k, v in pairs(t or {}) do c[k] = v end
-  return c
-end
+local copy = util.copy
 
 -- ------------------------------------------------------------------ signatures
 

@@ -71,6 +71,15 @@ function M.sorted_keys(set)
   return table.concat(t, ", ")
 end
 
+--- A shallow copy of a table (nil gives an empty table).
+-- @tparam ?table t
+-- @treturn table
+function M.copy(t)
+  local c = {}
+  for k, v in pairs(t or {}) do c[k] = v end
+  return c
+end
+
 --- First 8 characters of an id and an ellipsis, for printing.
 -- @param id
 -- @treturn string
