@@ -615,6 +615,71 @@ describe("money guard", function()
     assert.is_nil(env.prolific().money:left())
   end)
 
+  -- ------------------------------------------------------------------ the guides' examples
+
+  -- The first ```lua block under `## <title>` of a guide, run as written after the plain-text
+  -- replacements `subs`; returns what it printed and what its `--> ` comments expect (hex ids
+  -- shortened to "ID…" in both).
+  local function run_block(path, title, subs)
+    local compat = require "cohort.compat"
+    local f = assert(io.open(path, "rb"))
+    local text = f:read("*a")
+    f:close()
+    local start = assert(text:find("\n## " .. title .. "\n", 1, true), path .. ": no section " .. title)
+    local stop = text:find("\n## ", start + 4, true) or #text
+    local code = assert(text:sub(start, stop):match("```lua\n(.-)```"), path .. ": no lua block in " .. title)
+    for from, to in pairs(subs or {}) do
+      local i = code:find(from, 1, true)
+      assert(i, path .. ": the example has no " .. from)
+      code = code:sub(1, i - 1) .. to .. code:sub(i + #from)
+    end
+    local function ids(line) return (line:gsub("%x%x%x%x%x%x%x%x…", "ID…")) end
+    local expected, printed = {}, {}
+    for line in code:gmatch("[^\n]+") do
+      local want = line:match("%-%-> (.*)$")
+      if want then expected[#expected + 1] = ids(want) end
+    end
+    local envt = setmetatable({ print = function(...)
+      local t = compat.pack(...)
+      for i = 1, t.n do t[i] = tostring(t[i]) end
+      printed[#printed + 1] = ids(table.concat(t, "\t"))
+    end }, { __index = _G })
+    assert(compat.load(code, "=(" .. path .. ")", "t", envt))()
+    return printed, expected
+  end
+
+  it("docs/reliability.md's money guard example runs as written", function()
+    local sb = env.sandbox()
+    local printed, expected = run_block("docs/reliability.md", "The money guard", {
+      ["cohort.prolific{ spend_cap = 50000 }"] = ("cohort.prolific{ spend_cap = 50000, token = %q, base_url = %q }")
+        :format(sb.token, sb.url) })
+    assert.are.equal(3, #expected)
+    assert.are.same(expected, printed)
+    assert.are.equal(2, (ledger()))
+  end)
+
+  it("docs/workbench.md's pay_all example runs as written", function()
+    local sb = env.sandbox()
+    local csv, path = tmp(".csv"), tmp(".sqlite")
+    write(csv, "participant_id,amount\n60bf9a2c0a16dbeec342d142,1.50\n60bf9a2ca84e55ad514c270b,\"0,50\"\n")
+    local subs = {
+      ["cohort.prolific{ spend_cap = 50000 }"] = ("cohort.prolific{ spend_cap = 50000, token = %q, base_url = %q }")
+        :format(sb.token, sb.url),
+      ['read_bonus_csv("bonuses.csv")'] = ("read_bonus_csv(%q)"):format(csv),
+      ["journal = true,"] = ("journal = %q,"):format(path),
+    }
+    local printed, expected = run_block("docs/workbench.md", "Paying bonuses: `pay_all`", subs)
+    assert.are.equal(2, #expected)
+    assert.are.same(expected, printed)
+    assert.are.equal(2, (ledger()))
+    -- run again: the journal has paid it all
+    printed = run_block("docs/workbench.md", "Paying bonuses: `pay_all`", subs)
+    assert.are.same({ "0\t2\t0" }, printed)
+    assert.are.equal(2, (ledger()))
+    os.remove(csv)
+    remove_store(path)
+  end)
+
   -- ------------------------------------------------------------------ the example
 
   it("examples/pay_bonuses.lua shows each bill, pays on yes, and never pays twice", function()
