@@ -148,20 +148,20 @@ describe("Prolific money", function()
       assert.are.equal(400, err3.status)
     end)
 
-    it("refuses to pay from a workspace without funds (402)", function()
-      local ws = assert(p.workspaces:create { title = "Empty wallet" })
-      local pr = assert(ws:create_project { title = "Broke" })
-      local st = assert(assert(pr:create_study(study_fields())):publish())
-      local run = env.control("POST", "studies/" .. st.id .. "/simulate",
-        { participants = 1, duration_ms = 200, seed = 2 })
-      local sub = assert(assert(p.submissions:get(run.submission_ids[1]))
-        :wait_for("AWAITING REVIEW", { timeout = 5, interval = 0.05 }))
-      local batch = assert(p.bonuses:setup { study = st, bonuses = { { sub.id, 2 } } })
+    it("refuses to pay what the workspace cannot cover (402)", function()
+      -- £800.00 costs 80000 + fees 26666.67 + VAT 5333.34: more than the 100000 it holds
+      local before = assert(p.workspaces:balance(WORKSPACE))
+      local paid_before = assert(p.submissions:get(SEED_SUB)).bonus_payments
+      local ledger_before = env.control("GET", "ledger").count
+      local batch = assert(p.bonuses:setup { study = STUDY, bonuses = { { SEED_SUB, 800 } },
+        max_bonus = false })
+      assert.is_true(batch.total > before.available_balance)
       local _, err = batch:pay()
       assert.are.equal(402, err.status)
       assert.matches("Insufficient funds", err.message)
-      assert.are.equal(0, assert(ws:balance()).available_balance)
-      assert.are.same({}, assert(sub:refresh()).bonus_payments)
+      assert.are.equal(before.available_balance, assert(p.workspaces:balance(WORKSPACE)).available_balance)
+      assert.are.same(paid_before, assert(p.submissions:get(SEED_SUB)).bonus_payments)
+      assert.are.equal(ledger_before, env.control("GET", "ledger").count)
     end)
   end)
 

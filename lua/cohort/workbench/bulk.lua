@@ -511,14 +511,17 @@ end
 -- @tparam string path_or_text
 -- @treturn[1] table rows `{id, amount, line = n}`
 -- @return[2] nil
--- @treturn[2] cohort.Error kind `"io"`
+-- @treturn[2] cohort.Error kind `"decode"` (a line that cannot be read: `code` `"BAD_LINE"`,
+--   `line`) or `"io"` (a file that cannot be read)
 function M.read_bonus_csv(path_or_text)
   return require("cohort.workbench.money").read_bonus_csv(path_or_text)
 end
 
 --- Parse a bonus CSV text into rows; see `cohort.workbench.money.parse_bonus_csv`.
 -- @tparam string text
--- @treturn table rows
+-- @treturn[1] table rows
+-- @return[2] nil
+-- @treturn[2] cohort.Error kind `"decode"` (`code` `"BAD_LINE"`, `line`)
 function M.parse_bonus_csv(text)
   return require("cohort.workbench.money").parse_bonus_csv(text)
 end

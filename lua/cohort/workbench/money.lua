@@ -532,51 +532,81 @@ local function amount_of(s)
   return minor / 100
 end
 
--- Parse a bonus CSV text into rows `{id, amount, line = n}`; raises (`label`) naming the line.
-local function parse(label, text, source)
+local BAD = {} -- the metatable of a line's refusal inside `scan`
+
+-- Read a bonus CSV text into rows `{id, amount, line = n}`; or nil, why (naming the line; the
+-- text's `source` first when it has one) and the line's number.
+local function scan(text, source)
   local at = source and (source .. " ") or ""
-  local function bad(n, fmt, ...) util.misuse(label, "%sline %d: " .. fmt, at, n, ...) end
+  local function bad(n, fmt, ...)
+    error(setmetatable({ message = ("%sline %d: " .. fmt):format(at, n, ...), line = n }, BAD), 0)
+  end
   local rows = {}
-  local sep, seen_first
-  for n, line in ipairs(lines_of(text)) do
-    if not line:find("^[ \t]*$") then
-      if sep == nil then sep = separator_of(line) end
-      local fields, quoted = fields_of(line, sep)
-      if not fields then bad(n, "%s", quoted) end
-      while #fields > 2 and fields[#fields] == "" and not quoted[#fields] do fields[#fields] = nil end
-      local first = not seen_first
-      seen_first = true
-      if first and #fields >= 2 and fields[2] ~= "" and not fields[2]:find("%d") then
-        rows.header = fields -- a header line: `participant_id,amount`
-      else
-        local id, amount_s
-        if #fields == 2 then
-          id, amount_s = fields[1], fields[2]
-        elseif #fields == 3 and sep == "," and not quoted[2] and not quoted[3]
-            and fields[2]:find("^%d+$") and fields[3]:find("^%d+$") then
-          if #fields[3] > 2 then
-            bad(n, "%s,%s is ambiguous: a thousands separator (%s%s) or a decimal comma with "
-              .. "more than 2 decimals? Write the amount in quotes (\"1,50\"), with a point, or "
-              .. "separate the fields with ';'", fields[2], fields[3], fields[2], fields[3])
-          end
-          id, amount_s = fields[1], fields[2] .. "," .. fields[3] -- id,1,50: a decimal comma
+  local ok, err = pcall(function()
+    local sep, seen_first
+    for n, line in ipairs(lines_of(text)) do
+      if not line:find("^[ \t]*$") then
+        if sep == nil then sep = separator_of(line) end
+        local fields, quoted = fields_of(line, sep)
+        if not fields then bad(n, "%s", quoted) end
+        while #fields > 2 and fields[#fields] == "" and not quoted[#fields] do fields[#fields] = nil end
+        local first = not seen_first
+        seen_first = true
+        if first and #fields >= 2 and fields[2] ~= "" and not fields[2]:find("%d") then
+          rows.header = fields -- a header line: `participant_id,amount`
         else
-          bad(n, "expected 2 fields, a participant or submission id and an amount in major units "
-            .. "(got %d; separator %q)", #fields, sep)
+          local id, amount_s
+          if #fields == 2 then
+            id, amount_s = fields[1], fields[2]
+          elseif #fields == 3 and sep == "," and not quoted[2] and not quoted[3]
+              and fields[2]:find("^%d+$") and fields[3]:find("^%d+$") then
+            if #fields[3] > 2 then
+              bad(n, "%s,%s is ambiguous: a thousands separator (%s%s) or a decimal comma with "
+                .. "more than 2 decimals? Write the amount in quotes (\"1,50\"), with a point, or "
+                .. "separate the fields with ';'", fields[2], fields[3], fields[2], fields[3])
+            end
+            id, amount_s = fields[1], fields[2] .. "," .. fields[3] -- id,1,50: a decimal comma
+          else
+            bad(n, "expected 2 fields, a participant or submission id and an amount in major units "
+              .. "(got %d; separator %q)", #fields, sep)
+          end
+          local msg = schema.check(nil, ID, id, { path = "id" })
+          if msg then bad(n, "%s", msg) end
+          local amount, why = amount_of(amount_s)
+          if not amount then bad(n, "amount %q %s", amount_s, why) end
+          rows[#rows + 1] = { id, amount, line = n }
         end
-        local msg = schema.check(nil, ID, id, { path = "id" })
-        if msg then bad(n, "%s", msg) end
-        local amount, why = amount_of(amount_s)
-        if not amount then bad(n, "amount %q %s", amount_s, why) end
-        rows[#rows + 1] = { id, amount, line = n }
       end
     end
+    rows.separator = sep
+  end)
+  if not ok then
+    if getmetatable(err) ~= BAD then error(err, 0) end
+    return nil, err.message, err.line
   end
-  if #rows == 0 then util.misuse(label, "%shas no bonus rows (a participant or submission id and an amount on each line)", source and (source .. " ") or "the text ") end
-  rows.separator = sep
+  if #rows == 0 then
+    return nil, ("%shas no bonus rows (a participant or submission id and an amount on each "
+      .. "line)"):format(source and (source .. " ") or "the text ")
+  end
+  return rows
+end
+
+-- The rows of a CSV text given as an argument (`csv_bonuses`): a line that cannot be read is
+-- misuse of the call, raised naming it.
+local function parse(label, text, field)
+  local rows, why = scan(text, field)
+  if not rows then util.misuse(label, "%s", why) end
   return rows
 end
 M.parse = parse
+
+-- The rows of a CSV read by the user's program: a line that cannot be read is nil, err.
+local function read_rows(label, text, source)
+  local rows, why, line = scan(text, source)
+  if rows then return rows end
+  return nil, Error.new { kind = "decode", code = "BAD_LINE", title = "Bad bonus CSV",
+    attempts = 0, line = line, source = source, message = label .. ": " .. why }
+end
 
 --- Read a bonus CSV into rows for `p.bonuses:pay_all` or `p.bonuses:setup`. Each line is a
 -- participant or submission id and an amount in MAJOR units; a header line (its second field
@@ -591,19 +621,22 @@ M.parse = parse
 --   the last has 1 or 2 digits; `id,1,500` (a thousands separator or 3 decimals?) is refused.
 --
 -- A line that cannot be read — not two fields, an id that is not a Prolific id, an amount with
--- a currency sign, a thousands separator, more than 2 decimals, 0 or less — raises naming the
--- line; a file that cannot be read returns `nil, err`.
+-- a currency sign, a thousands separator, more than 2 decimals, 0 or less — is `nil, err` of
+-- kind `"decode"` (code `"BAD_LINE"`, `err.line` its number, the message naming it), and so is
+-- a text without rows; a file that cannot be read is `nil, err` of kind `"io"`. Only a
+-- `path_or_text` that is not a string raises.
 -- @tparam string path_or_text a file path, or the CSV text itself (a string with a line break)
 -- @treturn[1] table rows `{id, amount, line = n}` (amount a number, major units), with
 --   `header` (the header's fields, if any) and `separator`
 -- @return[2] nil
--- @treturn[2] cohort.Error kind `"io"` (`code` `"NOT_FOUND"` or `"IO"`)
+-- @treturn[2] cohort.Error kind `"decode"` (`code` `"BAD_LINE"`, `line`) or `"io"` (`code`
+--   `"NOT_FOUND"` or `"IO"`)
 function M.read_bonus_csv(path_or_text)
   local s = path_or_text
   if type(s) ~= "string" or s == "" then
     util.misuse(READ_LABEL, "expected a file path or the CSV text (got %s)", util.show(s))
   end
-  if s:find("[\r\n]") then return parse(READ_LABEL, s, nil) end
+  if s:find("[\r\n]") then return read_rows(READ_LABEL, s, nil) end
   local f, why = io.open(s, "rb")
   local text
   if f then
@@ -615,18 +648,20 @@ function M.read_bonus_csv(path_or_text)
     return nil, Error.new { kind = "io", code = why:find("No such file", 1, true) and "NOT_FOUND" or "IO",
       title = "Cannot read the bonus CSV", attempts = 0,
       message = ("%s: cannot read %s: %s (a string is read as CSV text only when it has a line "
-        .. "break)"):format(READ_LABEL, s, why:gsub("^" .. s:gsub("%p", "%%%0") .. ": ", "")) }
+        .. "break)"):format(READ_LABEL, s, (why:gsub("^" .. s:gsub("%p", "%%%0") .. ": ", ""))) }
   end
-  return parse(READ_LABEL, text, s)
+  return read_rows(READ_LABEL, text, s)
 end
 
 --- The same as `read_bonus_csv` for a text (one line will do).
 -- @tparam string text
--- @treturn table rows
+-- @treturn[1] table rows
+-- @return[2] nil
+-- @treturn[2] cohort.Error kind `"decode"` (`code` `"BAD_LINE"`, `line`)
 function M.parse_bonus_csv(text)
   local label = "cohort.workbench.bulk.parse_bonus_csv()"
   if type(text) ~= "string" then util.misuse(label, "expected the CSV text (got %s)", util.show(text)) end
-  return parse(label, text, nil)
+  return read_rows(label, text, nil)
 end
 
 -- ------------------------------------------------------------------ guarded set-up and pay
