@@ -101,65 +101,9 @@ end
 
 -- ------------------------------------------------------------------ the guard of a client
 
---- The money guard of a client, `p.money`: its spend cap and what it has spent in this
--- process. Made by `cohort.prolific{spend_cap = …}`.
--- @type Guard
+-- The metatable of guards; their methods are at the end of this file (LDoc's `Guard` section).
 local Guard = { __name = "cohort.MoneyGuard" }
 Guard.__index = Guard
-
-local function check_self(self, name)
-  if getmetatable(self) ~= Guard then
-    util.misuse("p.money." .. name .. "()", "called with a dot; write p.money:%s()", name)
-  end
-end
-
---- What this client has spent in this process, in minor units (fees and VAT included): every
--- payment it sent that the server did not refuse, those whose answer was lost included.
--- @treturn number
-function Guard:spent()
-  check_self(self, "spent")
-  return cents(self._spent)
-end
-
---- What is left of the client's spend cap, in minor units (nil when it has none).
--- @treturn ?number
-function Guard:left()
-  check_self(self, "left")
-  if self.cap == nil then return nil end
-  return math.max(0, cents(self.cap - self._spent))
-end
-
---- The payments this client sent, oldest first: `{what, cost, state, label, batch, study}`
--- where `state` is `"paid"`, `"unknown"` (sent, the answer lost: counted as spent),
--- `"sending"` or `"refused"` (by the server: not counted), and `cost` is in minor units (nil
--- when it could not be known).
--- @treturn table
-function Guard:payments()
-  check_self(self, "payments")
-  local out = {}
-  for i, c in ipairs(self._charges) do
-    local copy = {}
-    for k, v in pairs(c) do copy[k] = v end
-    out[i] = copy
-  end
-  return out
-end
-
---- `cohort money guard: 315 spent in this process of a spend cap of 50000 (minor units, fees and VAT included; 49685 left)`
--- @treturn string
-function Guard:__tostring()
-  local s = ("cohort money guard: %s spent in this process"):format(minor_text(cents(self._spent)))
-  if self.cap then
-    s = s .. (" of a spend cap of %s (minor units, fees and VAT included; %s left)"):format(
-      minor_text(self.cap), minor_text(math.max(0, cents(self.cap - self._spent))))
-  else
-    s = s .. " (minor units, fees and VAT included; no spend cap)"
-  end
-  if self._unknown > 0 then
-    s = s .. (", and %d payment%s of unknown cost"):format(self._unknown, self._unknown == 1 and "" or "s")
-  end
-  return s
-end
 
 --- A new guard.
 -- @tparam ?number cap the spend cap in minor units (nil: none)
@@ -911,5 +855,62 @@ end
 
 --- The metatable of guards (`getmetatable(p.money) == money.Guard`).
 M.Guard = Guard
+
+--- The money guard of a client, `p.money`: its spend cap and what it has spent in this
+-- process. Made by `cohort.prolific{spend_cap = …}`.
+-- @type Guard
+local function check_self(self, name)
+  if getmetatable(self) ~= Guard then
+    util.misuse("p.money." .. name .. "()", "called with a dot; write p.money:%s()", name)
+  end
+end
+
+--- What this client has spent in this process, in minor units (fees and VAT included): every
+-- payment it sent that the server did not refuse, those whose answer was lost included.
+-- @treturn number
+function Guard:spent()
+  check_self(self, "spent")
+  return cents(self._spent)
+end
+
+--- What is left of the client's spend cap, in minor units (nil when it has none).
+-- @treturn ?number
+function Guard:left()
+  check_self(self, "left")
+  if self.cap == nil then return nil end
+  return math.max(0, cents(self.cap - self._spent))
+end
+
+--- The payments this client sent, oldest first: `{what, cost, state, label, batch, study}`
+-- where `state` is `"paid"`, `"unknown"` (sent, the answer lost: counted as spent),
+-- `"sending"` or `"refused"` (by the server: not counted), and `cost` is in minor units (nil
+-- when it could not be known).
+-- @treturn table
+function Guard:payments()
+  check_self(self, "payments")
+  local out = {}
+  for i, c in ipairs(self._charges) do
+    local copy = {}
+    for k, v in pairs(c) do copy[k] = v end
+    out[i] = copy
+  end
+  return out
+end
+
+--- `cohort money guard: 315 spent in this process of a spend cap of 50000 (minor units, fees and VAT included; 49685 left)`
+-- @treturn string
+function Guard:__tostring()
+  local s = ("cohort money guard: %s spent in this process"):format(minor_text(cents(self._spent)))
+  if self.cap then
+    s = s .. (" of a spend cap of %s (minor units, fees and VAT included; %s left)"):format(
+      minor_text(self.cap), minor_text(math.max(0, cents(self.cap - self._spent))))
+  else
+    s = s .. " (minor units, fees and VAT included; no spend cap)"
+  end
+  if self._unknown > 0 then
+    s = s .. (", and %d payment%s of unknown cost"):format(self._unknown, self._unknown == 1 and "" or "s")
+  end
+  return s
+end
 
 return M
