@@ -33,6 +33,7 @@ describe("docs/prolific.md", function()
   local DRAFT = "60aca280709ee40ec37d4887"        -- UNPUBLISHED, no submissions
   local SUBMISSION = "625d4a831bcda2d59ac5a251"   -- APPROVED, of STUDY
   local PARTICIPANT = "60bf9310e8dec401be6e9615"  -- the participant of SUBMISSION
+  local OTHER = "60bf9a2c0a16dbeec342d142"        -- another participant of STUDY
   local WORKSPACE = "60a42f4c693c29420793cb74"    -- holds £1,000.00 (100000 minor units)
   local PROJECT = "60a42f4c693c29420793cb75"      -- holds the three studies
 
@@ -195,6 +196,37 @@ describe("docs/prolific.md", function()
     raises("unknown option 'retry'", function() p.users:me(nil, { retry = 2 }) end)
   end)
 
+  it("conventions: money, the guard and its caps", function()
+    local guarded = cohort.prolific{ token = sb.token, base_url = sb.url,
+      spend_cap = 1000 }                 -- £10.00 in this process: MINOR units, fees and VAT included
+    local batch = assert(guarded.bonuses:setup{ study = STUDY, bonuses = { { PARTICIPANT, 3.00 } } })
+    print(batch.total)                   --> 420 (amount 300 + fees 100 + VAT 20, minor units)
+    assert(batch:pay())
+    print(guarded.money)
+    --> cohort money guard: 420 spent in this process of a spend cap of 1000 (minor units, fees and VAT included; 580 left)
+
+    local _, err = guarded.bonuses:setup{ study = STUDY, bonuses = { { OTHER, 6.00 } } }
+    print(err.kind, err.code, err.cost)  --> refused  SPEND_CAP  600
+    print(err.message)
+    --> p.bonuses:setup(): this bonus would pass the client's spend_cap = 1000: the cost is 600 minor units before fees and VAT (6.00 in major units) and 420 is spent in this process already (580 left); nothing was sent
+
+    local cost = assert(p.studies:cost(DRAFT, { is_projected = true }))
+    print(cost.total, cost)   --> 1400.01  StudyCost 1400.01 GBP (minor units): rewards 1000 + fees 333.34 + VAT 66.67, bonuses 0 + fees 0 + VAT 0
+    local _, perr = assert(guarded.studies:get(DRAFT)):publish()          -- 1400.01 > 580 left
+    print(perr.code)                     --> SPEND_CAP
+
+    assert.are.same({
+      "420",
+      "cohort money guard: 420 spent in this process of a spend cap of 1000 (minor units, fees and VAT included; 580 left)",
+      "refused\tSPEND_CAP\t600",
+      "p.bonuses:setup(): this bonus would pass the client's spend_cap = 1000: the cost is 600 minor units before fees and VAT (6.00 in major units) and 420 is spent in this process already (580 left); nothing was sent",
+      "1400.01\tStudyCost 1400.01 GBP (minor units): rewards 1000 + fees 333.34 + VAT 66.67, bonuses 0 + fees 0 + VAT 0",
+      "SPEND_CAP",
+    }, printed)
+    assert.are.equal("UNPUBLISHED", assert(p.studies:get(DRAFT)).status)
+    assert.are.equal(1, env.control("GET", "ledger").count)
+  end)
+
   -- ------------------------------------------------------------------ users
 
   it("users", function()
@@ -321,23 +353,67 @@ describe("docs/prolific.md", function()
     local before = assert(p.workspaces:balance(WORKSPACE))
     local batch = assert(p.bonuses:setup{ study = STUDY, bonuses = {
       { PARTICIPANT, 1.50 },                        -- a participant id and MAJOR units: £1.50
-      { submission = SUBMISSION, amount = 0.75 },   -- or a submission id, named
+      { submission = "66300a1b01635f5553e5a684", amount = 0.75 },   -- or a submission id, named
     } })
     print(batch)  --> BonusBatch 6a5bd0c5… amount 225 + fees 75 + VAT 15 = total 315 (minor units)
+    print(batch.total, #batch.rows)                 --> 315  2
 
     assert(batch:pay())
     local after = assert(p.workspaces:balance(WORKSPACE))
     print(before.available_balance - after.available_balance)   --> 315
 
-    local _, err = batch:pay()
-    print(err.status, err.message)       --> 400  This bonus batch has already been paid.
+    local _, err = batch:pay()                      -- refused by the client: nothing is sent
+    print(err.kind, err.code)                       --> refused  ALREADY_PAID
 
     assert.matches("^BonusBatch %x+… amount 225 %+ fees 75 %+ VAT 15 = total 315 %(minor units%)$", printed[1])
-    assert.are.equal("315", printed[2])
-    assert.matches("^400\t.*already been paid", printed[3])
+    assert.are.equal("315\t2", printed[2])
+    assert.are.equal("315", printed[3])
+    assert.are.equal("refused\tALREADY_PAID", printed[4])
+    assert.are.equal(2, env.control("GET", "ledger").count) -- paid once
     raises("bonuses%[1%] amount must be greater than 0", function()
       p.bonuses:setup{ study = STUDY, bonuses = { { PARTICIPANT, -1 } } }
     end)
+  end)
+
+  it("bonuses: checked before anything is sent", function()
+    env.control("DELETE", "requests")
+    local ok, msg = pcall(function()
+      return p.bonuses:setup{ study = STUDY, bonuses = { { PARTICIPANT, 1.00 }, { OTHER, 150 } } }
+    end)
+    print(msg)
+    --> …: cohort: p.bonuses:setup(): bonuses[2] amount 150 is above the limit of 7.50 (5 × the study's reward of £1.50); bonus amounts are in MAJOR units (150 pays £150.00): if you meant £1.50, write 1.50; to allow it, pass max_bonus = 150
+    ok, msg = pcall(function()
+      return p.bonuses:setup{ study = STUDY, bonuses = { { OTHER, 1.00 }, { participant = OTHER, amount = 2 } } }
+    end)
+    print(msg)
+    --> …: cohort: p.bonuses:setup(): bonuses[2] pays 60bf9a2c0a16dbeec342d142 a second time (also bonuses[1]): give one row per participant or submission (add the amounts up), so that nobody is paid twice by mistake
+
+    assert.is_false(ok)
+    assert.matches("^.-: cohort: p%.bonuses:setup%(%): bonuses%[2%] amount 150 is above the limit of 7%.50 %(5 × the study's reward of £1%.50%); bonus amounts are in MAJOR units %(150 pays £150%.00%): if you meant £1%.50, write 1%.50; to allow it, pass max_bonus = 150$",
+      printed[1])
+    assert.matches("^.-: cohort: p%.bonuses:setup%(%): bonuses%[2%] pays 60bf9a2c0a16dbeec342d142 a second time %(also bonuses%[1%]%): give one row per participant or submission %(add the amounts up%), so that nobody is paid twice by mistake$",
+      printed[2])
+    for _, r in ipairs(env.requests()) do assert.are_not.equal("POST", r.method) end
+  end)
+
+  it("bonuses: from a spreadsheet, with a cap and a look at each bill", function()
+    local bulk = require "cohort.workbench.bulk"
+    local rows = assert(bulk.read_bonus_csv("participant_id;amount\r\n"    -- a file's path, or its text
+      .. PARTICIPANT .. ";1,50\r\n" .. OTHER .. ";0,75\r\n"))
+    print(#rows, rows[1][2], rows[2].line)          --> 2  1.5  3
+
+    local run = assert(p.bonuses:pay_all{ study = STUDY, bonuses = rows,
+      spend_cap = 1000,                             -- this call: 1000 minor units at most, fees and VAT included
+      confirm = function(batch, info)               -- after each set-up, before its payment
+        print(info.index, info.count, batch)        --> 1  1  BonusBatch 6a5bd0c5… amount 225 + fees 75 + VAT 15 = total 315 (minor units)
+        return true                                 -- only true pays it
+      end })
+    print(run.paid, run.cost)                       --> 2  315
+
+    assert.are.equal("2\t1.5\t3", printed[1])
+    assert.matches("^1\t1\tBonusBatch %x+… amount 225 %+ fees 75 %+ VAT 15 = total 315 %(minor units%)$", printed[2])
+    assert.are.equal("2\t315", printed[3])
+    assert.are.equal(2, env.control("GET", "ledger").count)
   end)
 
   -- ------------------------------------------------------------------ messages

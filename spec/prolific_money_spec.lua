@@ -1,5 +1,6 @@
 -- Prolific money and organisation end to end against the sandbox: bonuses (set-up, pay, pay
--- again refused, balance, ledger), messages, workspaces (+ balance) and projects.
+-- again refused by the client's guard, balance, ledger), messages, workspaces (+ balance) and
+-- projects. The money guard itself (caps, limits, CSV, confirm): spec/money_guard_spec.lua.
 describe("Prolific money", function()
   local env = require "support.env"
   local Error = require("cohort").Error
@@ -37,34 +38,44 @@ describe("Prolific money", function()
   end)
 
   describe("bonuses", function()
-    it("set up shows amount, fees, VAT and total; pay; paying again is refused", function()
+    it("set up shows amount, fees, VAT and total; pay; paying again is refused by the client", function()
+      local other = assert(p.submissions:list { study = STUDY, status = "AWAITING REVIEW" })[1]
       local before = assert(p.workspaces:balance(WORKSPACE))
       local batch = assert(p.bonuses:setup { study = STUDY, bonuses = {
-        { SEED_PID, 4.25 }, { participant = SEED_PID, amount = 4.25 } } })
+        { SEED_PID, 4.25 }, { participant = other.participant_id, amount = 4.25 } } })
       assert.are.equal("cohort.BonusBatch", getmetatable(batch).__name)
       assert.are.equal(850, batch.amount) -- minor units
       assert.are.equal(283.34, batch.fees) -- a third, rounded up
       assert.are.equal(56.67, batch.vat) -- 20% of the fees (GBP)
       assert.are.equal(1190.01, batch.total_amount)
+      assert.are.equal(1190.01, batch.total) -- cohort's: amount + fees + VAT
+      assert.are.same({ SEED_PID, 4.25 }, { batch.rows[1][1], batch.rows[1][2] })
+      assert.are.equal(other.participant_id, batch.rows[2].id)
       assert.are.equal(("BonusBatch %s… amount 850 + fees 283.34 + VAT 56.67 = total 1190.01 (minor units)")
         :format(batch.id:sub(1, 8)), tostring(batch))
       -- the CSV body went out in major units
       local log = env.requests()
       local body = require("cohort.core").decode(log[#log].body)
-      assert.are.equal(SEED_PID .. ",4.25\n" .. SEED_PID .. ",4.25\n", body.csv_bonuses)
+      assert.are.equal(SEED_PID .. ",4.25\n" .. other.participant_id .. ",4.25\n", body.csv_bonuses)
       assert.are.equal(STUDY, body.study_id)
 
       assert.is_string(assert(batch:pay()))
+      local sent = #env.requests()
       local _, again = batch:pay()
       assert.is_true(Error.is(again))
-      assert.are.equal(400, again.status)
-      assert.matches("already been paid", again.message)
+      assert.are.equal("refused", again.kind)
+      assert.are.equal("ALREADY_PAID", again.code)
+      assert.matches("batch:pay%(%): bonus batch %x+… was paid by this client already", again.message)
+      local _, again2 = p.bonuses:pay(batch.id)
+      assert.are.equal("ALREADY_PAID", again2.code)
+      assert.are.equal(sent, #env.requests(), "a second payment was sent")
 
       local after = assert(p.workspaces:balance(WORKSPACE))
       assert.are.equal(before.available_balance - 1190, after.available_balance)
       assert.are.equal(before.total_balance - 1190, after.total_balance)
       local sub = assert(p.submissions:get(SEED_SUB))
-      assert.are.same({ 1000, 2536, 425, 425 }, sub.bonus_payments)
+      assert.are.same({ 1000, 2536, 425 }, sub.bonus_payments)
+      assert.are.same({ 425 }, assert(p.submissions:get(other.id)).bonus_payments)
       local ledger = env.control("GET", "ledger")
       assert.are.equal(2, ledger.count)
       assert.are.equal(425, ledger.ledger[1].amount)
@@ -73,6 +84,20 @@ describe("Prolific money", function()
       assert.are.equal(batch.id, ledger.ledger[1].batch_id)
       local _, nf = p.bonuses:pay(NOBODY)
       assert.are.equal(404, nf.status)
+    end)
+
+    it("pays a batch again only when told to, and sends it then", function()
+      local batch = assert(p.bonuses:setup { study = STUDY, bonuses = { { SEED_PID, 1 } } })
+      assert(batch:pay())
+      local n = #env.requests()
+      -- what the server does with it (Prolific pays again) is the server's: here, it is sent
+      batch:pay { again = true }
+      local log = env.requests()
+      assert.are.equal(n + 1, #log)
+      assert.matches("/bulk%-bonus%-payments/" .. batch.id .. "/pay/$", log[#log].path)
+      raises("batch:pay%(%): again must be true or false %(got 1, an integer%)", function()
+        batch:pay { again = 1 }
+      end)
     end)
 
     it("validates amounts and rows before sending", function()
@@ -115,24 +140,28 @@ describe("Prolific money", function()
       assert.is_nil(batch)
       assert.are.equal(400, err.status)
       assert.truthy(err.fields.csv_bonuses)
+      -- a study that is not there: the guard reads its reward first (404); without the limit
+      -- the set-up itself answers 400
       local _, err2 = p.bonuses:setup { study = NOBODY, bonuses = { { SEED_PID, 1 } } }
-      assert.are.equal(400, err2.status)
+      assert.are.equal(404, err2.status)
+      local _, err3 = p.bonuses:setup { study = NOBODY, bonuses = { { SEED_PID, 1 } }, max_bonus = false }
+      assert.are.equal(400, err3.status)
     end)
 
-    it("refuses to pay from a workspace without funds (402)", function()
-      local ws = assert(p.workspaces:create { title = "Empty wallet" })
-      local pr = assert(ws:create_project { title = "Broke" })
-      local st = assert(assert(pr:create_study(study_fields())):publish())
-      local run = env.control("POST", "studies/" .. st.id .. "/simulate",
-        { participants = 1, duration_ms = 200, seed = 2 })
-      local sub = assert(assert(p.submissions:get(run.submission_ids[1]))
-        :wait_for("AWAITING REVIEW", { timeout = 5, interval = 0.05 }))
-      local batch = assert(p.bonuses:setup { study = st, bonuses = { { sub.id, 2 } } })
+    it("refuses to pay what the workspace cannot cover (402)", function()
+      -- £800.00 costs 80000 + fees 26666.67 + VAT 5333.34: more than the 100000 it holds
+      local before = assert(p.workspaces:balance(WORKSPACE))
+      local paid_before = assert(p.submissions:get(SEED_SUB)).bonus_payments
+      local ledger_before = env.control("GET", "ledger").count
+      local batch = assert(p.bonuses:setup { study = STUDY, bonuses = { { SEED_SUB, 800 } },
+        max_bonus = false })
+      assert.is_true(batch.total > before.available_balance)
       local _, err = batch:pay()
       assert.are.equal(402, err.status)
       assert.matches("Insufficient funds", err.message)
-      assert.are.equal(0, assert(ws:balance()).available_balance)
-      assert.are.same({}, assert(sub:refresh()).bonus_payments)
+      assert.are.equal(before.available_balance, assert(p.workspaces:balance(WORKSPACE)).available_balance)
+      assert.are.same(paid_before, assert(p.submissions:get(SEED_SUB)).bonus_payments)
+      assert.are.equal(ledger_before, env.control("GET", "ledger").count)
     end)
   end)
 

@@ -9,11 +9,14 @@
 --
 -- Bonus amounts are given in MAJOR units (pounds/dollars, the CSV convention of Prolific's API)
 -- and must be numbers; the batch Prolific answers shows `amount`, `fees`, `vat` and
--- `total_amount` in MINOR units (pence/cents), as the API returns them. Paying is asynchronous
--- on Prolific and draws `total_amount` from the workspace balance; paying a batch twice pays
--- twice on Prolific, so call `pay` once (`p.bonuses:pay_all`, in `cohort.workbench.bulk`,
--- keeps a journal for that).
+-- `total_amount` in MINOR units (pence/cents), as the API returns them, and cohort adds `total`
+-- (what paying it costs: see `M.total`). Paying is asynchronous on Prolific and draws the total
+-- from the workspace balance; paying a batch twice pays twice on Prolific, so call `pay` once
+-- (`p.bonuses:pay_all`, in `cohort.workbench.bulk`, keeps a journal for that). The money guard
+-- (`cohort.workbench.money`) wraps `setup` and `pay`: spend caps, a sanity limit per bonus, one
+-- row per participant, and a second `pay` of a batch this client paid refused.
 -- @module cohort.prolific.bonuses
+local compat = require "cohort.compat"
 local schema = require "cohort.schema"
 local util = require "cohort.util"
 
@@ -26,8 +29,13 @@ local ID = { type = "string", format = "objectId" }
 --- Most rows one set-up request may carry.
 M.MAX_ROWS = 200
 
--- An amount in major units as CSV text with at most 2 decimals ("30", "4.25").
-local function amount_text(misuse, where, amount)
+--- An amount in major units as CSV text with at most 2 decimals ("30", "4.25"); raises through
+-- `misuse` when it is not a finite number above 0 with at most 2 decimals.
+-- @tparam function misuse raises a misuse error: `misuse(fmt, ...)`
+-- @tparam string where the row as the user named it (`"bonuses[3]"`)
+-- @param amount the amount, in major units
+-- @treturn string the CSV text of the amount
+function M.amount_text(misuse, where, amount)
   if type(amount) ~= "number" or amount ~= amount or amount == math.huge or amount == -math.huge then
     misuse("%s amount must be a finite number in major units, e.g. 1.50 for £1.50 (got %s)",
       where, util.show(amount))
@@ -86,7 +94,7 @@ function M.csv(misuse, rows, field)
     local id = M.row_id(row)
     local msg = schema.check(S, ID, id, { path = where .. " id" })
     if msg then misuse("%s", msg) end
-    out[#out + 1] = id .. "," .. amount_text(misuse, where, M.row_amount(row)) .. "\n"
+    out[#out + 1] = id .. "," .. M.amount_text(misuse, where, M.row_amount(row)) .. "\n"
   end
   return table.concat(out)
 end
@@ -104,29 +112,68 @@ local function check_setup(args, ctx)
   return args
 end
 
+local function finite(x)
+  return type(x) == "number" and x == x and x ~= math.huge and x ~= -math.huge
+end
+
+-- Rounded to a hundredth of a minor unit; a whole number as an integer (prints "315").
+local function cents(x)
+  local r = math.floor(x * 100 + 0.5) / 100
+  return r == math.floor(r) and compat.tointeger(r) or r
+end
+
+--- What paying a batch costs, in minor units: the larger of Prolific's `total_amount` and
+-- `amount + fees + vat` (they agree on Prolific and in the sandbox; were they ever to differ,
+-- the guard counts the larger), rounded to a hundredth of a minor unit. Nil when the answer
+-- carries neither.
+-- @tparam table b a BonusBatch (as Prolific answers it)
+-- @treturn ?number
+function M.total(b)
+  if type(b) ~= "table" then return nil end
+  local t = finite(b.total_amount) and b.total_amount or nil
+  if finite(b.amount) then
+    local sum = b.amount + (finite(b.fees) and b.fees or 0) + (finite(b.vat) and b.vat or 0)
+    if t == nil or sum > t then t = sum end
+  end
+  return t and cents(t)
+end
+
+-- The set-up's answer: a BonusBatch with its `total`.
+local function setup_answer(value, _, client)
+  if type(value) == "table" then value.total = M.total(value) end
+  return client:wrap("BonusBatch", value)
+end
+
 --- Rows (see `cohort.resource`).
 M.rows = {
   { op = "CreateBonusPayments", resource = "bonuses", name = "setup", class = "BonusBatch",
     aliases = { study = "study_id", bonuses = "csv_bonuses" }, prepare = check_setup,
-    note = "`bonuses`: rows `{id, amount}` in MAJOR units (or `csv_bonuses`, the CSV text); the batch shows MINOR units" },
+    returns = setup_answer,
+    note = "`bonuses`: rows `{id, amount}` in MAJOR units (or `csv_bonuses`, the CSV text); the batch shows MINOR units and its `total`; guarded: `spend_cap` (minor units), `max_bonus` (major units, or false)" },
   { op = "PayBonusPayments", resource = "bonuses", name = "pay",
     verbs = { pay = { on = "BonusBatch" } },
-    note = "asynchronous; paying twice pays twice" },
+    note = "asynchronous; paying twice pays twice (the guard refuses a second pay from this client unless `{again = true}`); `{spend_cap = n}` in minor units" },
 }
 
-local function money(x)
+--- An amount of minor units as the messages show it: `315`, `283.34`.
+-- @param x
+-- @treturn string
+function M.minor_text(x)
   if type(x) ~= "number" then return tostring(x) end
   if x == math.floor(x) and math.abs(x) < 2 ^ 53 then return ("%d"):format(x) end
   if math.abs(x) >= 1e15 or x ~= x then return tostring(x) end
   return ("%.2f"):format(x)
 end
+local money = M.minor_text
 
 --- `BonusBatch 6a5bd0c5… amount 850 + fees 283.34 + VAT 56.67 = total 1190.01 (minor units)`
 -- @tparam table b
 -- @treturn string
 function M.tostring(b)
+  local total = b.total
+  if total == nil then total = b.total_amount end
   return ("BonusBatch %s amount %s + fees %s + VAT %s = total %s (minor units)"):format(
-    util.short_id(b.id), money(b.amount), money(b.fees), money(b.vat), money(b.total_amount))
+    util.short_id(b.id), money(b.amount), money(b.fees), money(b.vat), money(total))
 end
 
 --- Classes.

@@ -24,7 +24,7 @@ M.FAMILIES = { "users", "submissions", "studies", "bonuses", "messages", "worksp
 
 local OPTIONS = { token = true, base_url = true, timeout = true, connect_timeout = true,
   retries = true, ca_file = true, max_size = true, page_size = true, max_connections = true,
-  retry_base = true, retry_cap = true, retry_budget = true, debug = true, progress = true, insecure = true }
+  retry_base = true, retry_cap = true, retry_budget = true, debug = true, progress = true, insecure = true, spend_cap = true }
 
 local platform
 
@@ -49,8 +49,10 @@ end
 --   (parallel connections to the API, default 16; further requests queue), `insecure` (allow
 --   `http://` to a host other than loopback), `retries`, `retry_base`, `retry_cap` (seconds of
 --   back-off: full jitter up to min(cap, base·2^n); defaults 0.25 and 8), `retry_budget`
---   (seconds from the first attempt after which no retry starts; default 60).
--- @treturn Client with resources `users`, `submissions`, …
+--   (seconds from the first attempt after which no retry starts; default 60), `spend_cap`
+--   (the most this client may spend in this process, in MINOR units with Prolific's fees and
+--   VAT: bonus payments and studies published; see `cohort.workbench.money`; default none).
+-- @treturn Client with resources `users`, `submissions`, …, and `money` (its money guard)
 function M.new(opts)
   local label = "cohort.prolific()"
   opts = opts or {}
@@ -63,6 +65,8 @@ function M.new(opts)
   local base = opts.base_url or os.getenv("PROLIFIC_URL")
   if base == "" then base = nil end
   base = client_mod.check_base_url(label, base or M.DEFAULT_URL, opts.insecure)
+  local money = require "cohort.workbench.money"
+  local cap = money.check_cap(label, opts.spend_cap)
   if opts.page_size ~= nil and (compat.math_type(opts.page_size) ~= "integer" or opts.page_size < 1) then
     util.misuse(label, "page_size must be a positive integer")
   end
@@ -77,6 +81,7 @@ function M.new(opts)
   local P = M.platform()
   resource.attach(c, P)
   require("cohort.workbench.bulk").attach(c, P)
+  money.attach(c, cap)
   return c
 end
 

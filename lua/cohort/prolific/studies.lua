@@ -13,13 +13,17 @@
 --     study = assert(study:publish())        --> Study 6a5bd0c5… ACTIVE "Reaction times" …
 --     for sub in study:each_submission{ status = "AWAITING REVIEW" } do ... end
 --
--- Money: `reward`, `total_cost` and every cost are in minor units (pence/cents).
+-- Money: `reward`, `total_cost` and every cost are in minor units (pence/cents). `study:cost()`
+-- answers a `StudyCost`: Prolific's breakdown as it came, plus the totals cohort adds —
+-- `rewards_total` (rewards + fees + VAT, with the representative-sample fees and their tax),
+-- `bonuses_total` (bonuses + fees + VAT) and `total` (both), in minor units, and `currency`.
 -- Life cycle (the verbs return the updated Study; the object they are called on is unchanged):
 -- `publish()` UNPUBLISHED→ACTIVE, `schedule{at=}` UNPUBLISHED→SCHEDULED, `cancel_publish()`
 -- SCHEDULED→UNPUBLISHED, `pause()` ACTIVE→PAUSED, `start()` PAUSED→ACTIVE, `stop()`
 -- ACTIVE|PAUSED→AWAITING REVIEW or COMPLETED. After publishing only `internal_name` and
 -- `total_available_places` (increase only) may be updated.
 -- @module cohort.prolific.studies
+local compat = require "cohort.compat"
 local schema = require "cohort.schema"
 local util = require "cohort.util"
 
@@ -121,8 +125,10 @@ M.rows = {
   { op = "DeleteStudy", resource = "studies", name = "delete", verbs = { delete = { on = "Study" } } },
   { op = "DuplicateStudy", resource = "studies", name = "clone", class = "Study",
     verbs = { clone = { rest = true } } },
-  { op = "GetStudyCost", resource = "studies", name = "cost",
-    verbs = { cost = { on = "Study", rest = true } }, note = "amounts in minor units" },
+  { op = "GetStudyCost", resource = "studies", name = "cost", class = "StudyCost",
+    returns = function(value, _, client) return client:wrap("StudyCost", M.cost_totals(value)) end,
+    verbs = { cost = { on = "Study", rest = true } },
+    note = "amounts in minor units; `cost.total` = rewards + bonuses, fees and VAT included" },
   { op = "ExportStudy", resource = "studies", name = "export",
     raw = { accept = "text/csv, application/json" },
     verbs = { export = { on = "Study", rest = true } },
@@ -160,7 +166,70 @@ function M.tostring(st)
     tostring(st.total_available_places))
 end
 
+local REWARD_PARTS = { "rewards", "fees", "tax", "rep_sample_fees", "rep_sample_tax" }
+local BONUS_PARTS = { "rewards", "fees", "tax" }
+
+local function finite(x)
+  return type(x) == "number" and x == x and x ~= math.huge and x ~= -math.huge
+end
+
+-- Rounded to a hundredth of a minor unit; a whole number as an integer (prints "4200").
+local function cents(x)
+  local r = math.floor(x * 100 + 0.5) / 100
+  return r == math.floor(r) and compat.tointeger(r) or r
+end
+
+-- The sum of the `{amount, currency}` parts of one breakdown, the parts found, and the currency.
+local function sum_parts(node, parts)
+  local total, found, currency = 0, 0, nil
+  if type(node) ~= "table" then return 0, 0, nil end
+  for _, k in ipairs(parts) do
+    local p = node[k]
+    if type(p) == "table" and finite(p.amount) then
+      total, found = total + p.amount, found + 1
+      if type(p.currency) == "string" then currency = currency or p.currency end
+    end
+  end
+  return cents(total), found, currency
+end
+
+--- Add cohort's totals to a study's cost as Prolific answers it (in place): `rewards_total`
+-- (rewards, fees, tax, rep_sample_fees, rep_sample_tax of `rewards`), `bonuses_total`
+-- (rewards, fees, tax of `bonuses`), `total` (both) — minor units — and `currency`. A part
+-- the answer does not carry counts 0.
+-- @tparam table cost the decoded answer of `GET /studies/{id}/cost/`
+-- @treturn table cost
+function M.cost_totals(cost)
+  if type(cost) ~= "table" then return cost end
+  local r, _, cr = sum_parts(cost.rewards, REWARD_PARTS)
+  local b, _, cb = sum_parts(cost.bonuses, BONUS_PARTS)
+  cost.rewards_total, cost.bonuses_total = r, b
+  cost.total = cents(r + b)
+  cost.currency = cr or cb
+  return cost
+end
+
+local function part(node, k)
+  local x = type(node) == "table" and type(node[k]) == "table" and node[k].amount
+  return finite(x) and x or 0
+end
+
+--- `StudyCost 4200 GBP (minor units): rewards 3000 + fees 1000 + VAT 200, bonuses 0 + fees 0 + VAT 0`
+-- @tparam table c a StudyCost
+-- @treturn string
+function M.cost_tostring(c)
+  local m = require("cohort.prolific.bonuses").minor_text
+  local r, b = c.rewards, c.bonuses
+  local rep = part(r, "rep_sample_fees") + part(r, "rep_sample_tax")
+  return ("StudyCost %s%s (minor units): rewards %s + fees %s + VAT %s%s, bonuses %s + fees %s + VAT %s")
+    :format(m(c.total), c.currency and (" " .. tostring(c.currency)) or "",
+      m(part(r, "rewards")), m(part(r, "fees")), m(part(r, "tax")),
+      rep ~= 0 and (" + representative sample " .. m(rep)) or "",
+      m(part(b, "rewards")), m(part(b, "fees")), m(part(b, "tax")))
+end
+
 --- Classes.
-M.classes = { Study = { var = "study", tostring = M.tostring } }
+M.classes = { Study = { var = "study", tostring = M.tostring },
+  StudyCost = { var = "cost", tostring = M.cost_tostring } }
 
 return M

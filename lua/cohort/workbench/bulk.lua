@@ -4,11 +4,13 @@
 --     assert(p.submissions:approve_all{ ids = passed, journal = "review.sqlite" })
 --     assert(p.submissions:reject_all{ items = failed, journal = "review.sqlite" })
 --     local run = assert(p.bonuses:pay_all{ study = id, bonuses = rows, journal = true })  -- cohort-<study id>.sqlite
+--     local rows = assert(bulk.read_bonus_csv("bonuses.csv"))        -- id,amount lines, MAJOR units
 --     local subs, errors = p.submissions:get_many(ids, { concurrency = 16 })
 --     sub = assert(sub:wait_for("AWAITING REVIEW", { timeout = 60 }))
 --
 -- Every helper checks every item before the first request is sent, so a misuse raises with
--- nothing sent. The money and review jobs (`approve_all`, `reject_all`, `pay_all`) take a
+-- nothing sent (`pay_all` may first read the study's reward, for its limit per bonus; nothing
+-- that spends is sent before every check has passed). The money and review jobs (`approve_all`, `reject_all`, `pay_all`) take a
 -- `journal` (a store file path, or `true` for the study's `cohort-<study id>.sqlite`; see
 -- `cohort.workbench.journal`): a re-run after a crash does what is left, never a step twice; a
 -- journal held by another run, damaged or foreign raises its `cohort.Error` (kind `"io"`)
@@ -277,25 +279,46 @@ local function verify_paid(client, study, chunk, known)
   return paid_rows > 0, paid_rows
 end
 
---- Pay bonuses to many participants, in batches of at most 200 set up and paid one after the
--- other (Prolific's advice for money operations), optionally through a journal. With
--- `journal`, running the same call again after a crash completes what is left: a batch whose
--- payment is recorded is skipped; a batch whose payment was sent but not answered is checked
--- against the submissions' `bonus_payments` (a payment that shows there is not made again — if
--- a participant already had a bonus of the same amount before this journal began, an
--- interrupted payment to them is counted as made, never doubled); the rest are paid.
+--- Pay bonuses to many participants, in batches of at most 200 (Prolific's advice for money
+-- operations), under the money guard (`cohort.workbench.money`), optionally through a journal.
+--
+-- Before anything is sent every row is checked (ids, amounts that are numbers in MAJOR units,
+-- one row per participant or submission) and each bonus against the sanity limit (by default
+-- `money.BONUS_LIMIT` × the study's reward, fetched once; `max_bonus` overrides it). Then every
+-- batch still to pay is set up (nothing is paid by a set-up) and the whole bill — amounts, fees
+-- and VAT as Prolific's set-up answers them — is checked against `spend_cap` and the client's
+-- cap; only then are the batches paid, one after the other, each after `confirm(batch, info)`
+-- returned true when a `confirm` is given.
+--
+-- With `journal`, running the same call again after a crash completes what is left: a batch
+-- whose payment is recorded is skipped; a batch whose payment was sent but not answered is
+-- checked against the submissions' `bonus_payments` (a payment that shows there is not made
+-- again — if a participant already had a bonus of the same amount before this journal began,
+-- an interrupted payment to them is counted as made, never doubled); a batch set up but not
+-- paid (stopped by a cap, a declined `confirm`, a crash) is paid with the same set-up.
 -- @tparam table res the resource the helper is attached to
 -- @tparam table args `study` (id or Study), `bonuses` (rows as for `p.bonuses:setup`, MAJOR
---   units, any number), `journal`, `batch_size` (at most 200, the default), `progress`
--- @treturn[1] table `{paid = rows, skipped = rows, verified = rows, batches = {BonusBatch id…}}`
+--   units, any number; `cohort.workbench.bulk.read_bonus_csv` reads them from a file),
+--   `journal`, `batch_size` (at most 200, the default), `spend_cap` (minor units, fees and VAT
+--   included: the most this call may pay), `max_bonus` (major units: the largest bonus
+--   allowed, instead of the default limit; false: none), `confirm` (`function(batch, info)`,
+--   called after the set-up of each batch and before its payment with the BonusBatch — its
+--   `rows` `{id, amount}` and `total` in minor units — and `info` `{index, count, bill}` (this
+--   batch's place among those to pay now, their number, and their total); only `true` pays it),
+--   `progress`
+-- @treturn[1] table `{paid = rows, skipped = rows, verified = rows, batches = {BonusBatch id…},
+--   cost = minor units this call paid}`
 -- @return[2] nil
--- @treturn[2] cohort.Error (what was done before it stays done and journaled)
+-- @treturn[2] cohort.Error (what was done before it stays done and journaled); kind
+--   `"refused"` when a cap would be passed (`SPEND_CAP`, nothing of it paid) or `confirm` did
+--   not return true (`NOT_CONFIRMED`: `err.batch`, and `err.run` for what was paid before)
 function H.pay_all(res, args)
   local label = "p.bonuses:pay_all()"
   local journal = require "cohort.workbench.journal"
+  local money = require "cohort.workbench.money"
   if type(args) ~= "table" then util.misuse(label, "expected a table {study =, bonuses =}") end
   util.check_keys(label, args, { study = true, bonuses = true, journal = true, batch_size = true,
-    progress = true })
+    progress = true, spend_cap = true, max_bonus = true, confirm = true })
   local study = type(args.study) == "table" and args.study.id or args.study
   local msg = schema.check(nil, IDS.items, study, { path = "study" })
   if msg then util.misuse(label, "%s", msg) end
@@ -304,30 +327,41 @@ function H.pay_all(res, args)
     util.misuse(label, "batch_size must be an integer from 1 to %d (got %s)", bonuses.MAX_ROWS,
       util.show(size))
   end
-  local rows = args.bonuses
-  if type(rows) ~= "table" or #rows == 0 then
-    util.misuse(label, "bonuses must be a non-empty array of {id, amount in major units}")
+  local cap = money.check_cap(label, args.spend_cap)
+  money.check_max_bonus(label, args.max_bonus)
+  local confirm = args.confirm
+  if confirm ~= nil and type(confirm) ~= "function" then
+    util.misuse(label, "confirm must be a function(batch, info) that returns true to pay the "
+      .. "batch (got %s)", util.show(confirm))
   end
-  local function misuse(fmt, ...) util.misuse(label, fmt, ...) end
+  -- every row checked now, named by its place in the whole list
+  local entries = money.check_rows(label, args.bonuses, "bonuses")
   local chunks = {}
-  for i = 1, #rows, size do
-    local chunk = {}
-    for k = i, math.min(i + size - 1, #rows) do chunk[#chunk + 1] = rows[k] end
-    -- checks every row now, named by its place in the whole list
-    local ok, err = pcall(bonuses.csv, misuse, chunk)
-    if not ok then
-      local text = bare(err, label):gsub("^bonuses%[(%d+)%]", function(n)
-        return ("bonuses[%d]"):format(i - 1 + tonumber(n))
-      end)
-      util.misuse(label, "%s", text)
+  for i = 1, #entries, size do
+    local chunk = { entries = {}, rows = {}, minor = 0 }
+    local lines = {}
+    for k = i, math.min(i + size - 1, #entries) do
+      local e = entries[k]
+      chunk.entries[#chunk.entries + 1] = e
+      chunk.rows[#chunk.rows + 1] = e.row
+      lines[#lines + 1] = e.id .. "," .. e.text .. "\n" -- as bonuses.csv writes it
+      chunk.minor = chunk.minor + e.minor
     end
-    chunks[#chunks + 1] = { rows = chunk, csv = err }
+    chunk.csv = table.concat(lines)
+    chunks[#chunks + 1] = chunk
   end
   local client = res._client
+  local g = money.guard(client)
+  local limit, lerr = money.bonus_limit(client, args.study, args.max_bonus)
+  if limit == nil then return nil, lerr end
+  money.check_limit(client, label, entries, limit)
+  local P = resource.registry.prolific
+  local c_setup = resource.row("prolific", "bonuses", "setup")
+  local c_pay = resource.row("prolific", "bonuses", "pay")
   local j = journal.from_opts(label, args)
-  local run = { paid = 0, skipped = 0, verified = 0, batches = {} }
+  local run = { paid = 0, skipped = 0, verified = 0, batches = {}, cost = 0 }
   local known = {} -- submission:amount -> payments this run knows were made
-  local bar = progress_bar(client, args, "bonuses", #rows)
+  local bar = progress_bar(client, args, "bonuses", #entries)
   local function fail(err)
     bar:finish()
     if j then j:close() end
@@ -336,9 +370,14 @@ function H.pay_all(res, args)
   local function remember(chunk)
     for _, row in ipairs(chunk.rows) do known[row_key(row)] = (known[row_key(row)] or 0) + 1 end
   end
+  local function progress() bar:set(run.paid + run.skipped + run.verified) end
+  -- 1. what the journal says is done, and what an interrupted run left open
+  local pending = {}
   for bi, chunk in ipairs(chunks) do
-    bar:set(run.paid + run.skipped + run.verified)
-    local key = ("bonus:%s:%d:%s"):format(study, bi, journal.digest(chunk.csv))
+    progress()
+    chunk.index = bi
+    chunk.key = ("bonus:%s:%d:%s"):format(study, bi, journal.digest(chunk.csv))
+    local key = chunk.key
     local done = j and j:outcome(key, "pay")
     if done and done.ok then
       run.skipped = run.skipped + #chunk.rows
@@ -355,37 +394,136 @@ function H.pay_all(res, args)
           settled = true
         end
       end
-      if not settled then
-        local setup = j and j:outcome(key, "setup")
-        local batch_id = setup and setup.ok and setup.batch_id
-        if not batch_id then
-          if j then j:begin(key, "setup", { study = study, rows = #chunk.rows }) end
-          local batch, err = client.bonuses:setup { study = study, csv_bonuses = chunk.csv }
-          if not batch then
-            if j and journal.definite(err) then j:finish(key, "setup", { ok = false, error = tostring(err) }) end
-            return fail(err)
-          end
-          batch_id = batch.id
-          if j then j:finish(key, "setup", { ok = true, batch_id = batch_id }) end
-        end
-        if j then j:begin(key, "pay", { batch_id = batch_id }) end
-        local ok, err = client.bonuses:pay(batch_id)
-        if ok == nil then
-          -- a definite refusal is recorded; anything else stays uncertain for the next run
-          if j and journal.definite(err) then j:finish(key, "pay", { ok = false, error = tostring(err) }) end
-          return fail(err)
-        end
-        if j then j:finish(key, "pay", { ok = true, batch_id = batch_id }) end
-        run.paid = run.paid + #chunk.rows
-        run.batches[#run.batches + 1] = batch_id
-        remember(chunk)
-      end
+      if not settled then pending[#pending + 1] = chunk end
     end
   end
-  bar:set(run.paid + run.skipped + run.verified)
+  local call = cap and { cap = cap, spent = 0 } or nil
+  local rows_left = 0
+  for _, chunk in ipairs(pending) do rows_left = rows_left + #chunk.rows end
+  -- 2. the amounts alone against the caps: nothing is sent when they pass one
+  if #pending > 0 then
+    local amount = 0
+    for _, chunk in ipairs(pending) do amount = amount + chunk.minor end
+    local err = money.check(g, label, money.these_bonuses(rows_left), amount, call,
+      "nothing was sent", " before fees and VAT")
+    if err then return fail(err) end
+  end
+  -- 3. set up what is to pay (a set-up pays nothing), so the whole bill is known
+  local bill = 0
+  for _, chunk in ipairs(pending) do
+    local key = chunk.key
+    local setup = j and j:outcome(key, "setup")
+    local batch
+    if setup and setup.ok and setup.batch_id and (setup.total ~= nil or j:intent(key, "pay")) then
+      batch = client:wrap("BonusBatch", { id = setup.batch_id, study = study, amount = setup.amount,
+        fees = setup.fees, vat = setup.vat, total_amount = setup.total_amount, total = setup.total })
+    else
+      if j then j:begin(key, "setup", { study = study, rows = #chunk.rows }) end
+      local err
+      batch, err = resource.run(P, client, c_setup, "call", resource.build(P, client, c_setup,
+        label, {}, { study_id = study, csv_bonuses = chunk.csv }))
+      if not batch then
+        if j and journal.definite(err) then j:finish(key, "setup", { ok = false, error = tostring(err) }) end
+        return fail(err)
+      end
+      if j then
+        j:finish(key, "setup", { ok = true, batch_id = batch.id, amount = batch.amount,
+          fees = batch.fees, vat = batch.vat, total_amount = batch.total_amount, total = batch.total })
+      end
+    end
+    batch.rows = money.rows_of(chunk.entries)
+    money.note_batch(g, batch)
+    chunk.batch = batch
+    if bill and batch.total then bill = bill + batch.total else bill = nil end
+  end
+  bill = bill and money.cents(bill)
+  -- 4. the whole bill against the caps: nothing is paid when it passes one
+  if #pending > 0 then
+    local what = #pending == 1 and ("paying bonus batch %s"):format(util.short_id(pending[1].batch.id))
+      or ("paying %d batches (%d bonuses)"):format(#pending, rows_left)
+    local err = money.check(g, label, what, bill, call,
+      "nothing was paid (the batches are set up; the same call with the same journal pays them)")
+    if err then return fail(err) end
+  end
+  -- 5. confirm and pay, one batch after the other
+  for pi, chunk in ipairs(pending) do
+    progress()
+    local key, batch = chunk.key, chunk.batch
+    if confirm then
+      local info = { index = pi, count = #pending, bill = bill }
+      local yes
+      if compat.yield_across_pcall then
+        local fine, r = pcall(confirm, batch, info)
+        if not fine then
+          fail()
+          error(r, 0)
+        end
+        yes = r
+      else
+        yes = confirm(batch, info) -- (Lua 5.1 cannot yield across pcall)
+      end
+      if yes ~= true then
+        if j then j:finish(key, "confirm", { ok = false, batch_id = batch.id, total = batch.total }) end
+        return fail(Error.new { kind = "refused", code = "NOT_CONFIRMED", platform = "prolific",
+          attempts = 0, title = "Not confirmed", batch = batch, run = run,
+          message = ("%s: batch %d of %d (%d bonus%s, total %s minor units) was not confirmed, so "
+            .. "nothing of it was paid%s; the same call (with the same journal) asks again")
+            :format(label, pi, #pending, #chunk.rows, #chunk.rows == 1 and "" or "es",
+              bonuses.minor_text(batch.total), run.paid > 0
+                and (" (%d bonuses were paid before it)"):format(run.paid) or "") })
+      end
+    end
+    local charge, cerr = money.reserve(g, label, "paying bonus batch " .. util.short_id(batch.id),
+      batch.total, call, { batch = batch.id, study = study })
+    if not charge then return fail(cerr) end
+    if j then
+      local fine, jerr = pcall(j.begin, j, key, "pay", { batch_id = batch.id })
+      if not fine then -- not on disk: not sent
+        money.settle(g, charge, "refused", call)
+        fail()
+        error(jerr, 0)
+      end
+    end
+    local ok, err = resource.run(P, client, c_pay, "call",
+      resource.build(P, client, c_pay, label, { batch.id }))
+    if ok == nil then
+      -- a definite refusal is recorded; anything else stays uncertain for the next run
+      local sure = journal.definite(err)
+      money.settle(g, charge, sure and "refused" or "unknown", call)
+      if j and sure then j:finish(key, "pay", { ok = false, error = tostring(err) }) end
+      return fail(err)
+    end
+    money.settle(g, charge, "paid", call)
+    if j then j:finish(key, "pay", { ok = true, batch_id = batch.id }) end
+    run.paid = run.paid + #chunk.rows
+    run.cost = money.cents(run.cost + (batch.total or 0))
+    run.batches[#run.batches + 1] = batch.id
+    remember(chunk)
+  end
+  progress()
   bar:finish()
   if j then j:close() end
   return run
+end
+
+--- Read a bonus CSV (a file path, or the text) into rows for `pay_all`; see
+-- `cohort.workbench.money.read_bonus_csv`.
+-- @tparam string path_or_text
+-- @treturn[1] table rows `{id, amount, line = n}`
+-- @return[2] nil
+-- @treturn[2] cohort.Error kind `"decode"` (a line that cannot be read: `code` `"BAD_LINE"`,
+--   `line`) or `"io"` (a file that cannot be read)
+function M.read_bonus_csv(path_or_text)
+  return require("cohort.workbench.money").read_bonus_csv(path_or_text)
+end
+
+--- Parse a bonus CSV text into rows; see `cohort.workbench.money.parse_bonus_csv`.
+-- @tparam string text
+-- @treturn[1] table rows
+-- @return[2] nil
+-- @treturn[2] cohort.Error kind `"decode"` (`code` `"BAD_LINE"`, `line`)
+function M.parse_bonus_csv(text)
+  return require("cohort.workbench.money").parse_bonus_csv(text)
 end
 
 --- Subscribe to an event type: create the subscription and confirm it with the
@@ -524,8 +662,8 @@ local HELPERS = {
       call = "p.submissions:reject_all{items, journal, progress}",
       returns = "{rejected, skipped} (or nil, err)" },
     { resource = "bonuses", name = "pay_all", fn = H.pay_all,
-      call = "p.bonuses:pay_all{study, bonuses, journal, batch_size, progress}",
-      returns = "{paid, skipped, verified, batches} (or nil, err)" },
+      call = "p.bonuses:pay_all{study, bonuses, journal, spend_cap, max_bonus, confirm, batch_size, progress}",
+      returns = "{paid, skipped, verified, batches, cost} (or nil, err)" },
     { resource = "hooks", name = "subscribe", fn = H.subscribe,
       call = "p.hooks:subscribe{workspace_id, event_type, target_url}",
       returns = "the confirmed Subscription (or nil, err)" },
