@@ -217,6 +217,33 @@ describe("cohort.review", function()
     assert.are.equal(401, err.status)
   end)
 
+  it("a bonus above the limit raises on the plan, before any approval or rejection is sent", function()
+    local p = env.prolific()
+    local subs = assert(p.submissions:all { study = STUDY, status = "AWAITING REVIEW" })
+    local first = subs[1].id
+    local rule = function(sub)
+      if sub.id == first then return { action = "approve", bonus = 150 } end -- pence meant
+      return { action = "approve" }
+    end
+    local j = os.tmpname()
+    os.remove(j)
+    local before = select(2, ledger())
+    local ok, msg = pcall(cohort.review, { client = p, id = STUDY },
+      { responses = {}, rule = rule, dry_run = false, journal = j, out = false })
+    assert.is_false(ok)
+    assert.truthy(tostring(msg):find("cohort.review(): submission " .. first .. ": bonus amount 150.00 is above the limit", 1, true), msg)
+    assert.are.equal(before, select(2, ledger()))
+    local still = assert(p.submissions:all { study = STUDY, status = "AWAITING REVIEW" })
+    assert.are.equal(#subs, #still)                        -- nothing approved
+    assert.is_nil(io.open(j, "rb"))                        -- no journal begun
+    -- the same limit holds in a dry run, and max_bonus lifts it
+    assert.has_error(function()
+      cohort.review({ client = p, id = STUDY }, { responses = {}, rule = rule, out = false })
+    end)
+    assert(cohort.review({ client = p, id = STUDY }, { responses = {}, rule = rule, out = false,
+      max_bonus = 200 }))
+  end)
+
   it("examples/reconcile_questionpro.lua runs the whole loop against the sandbox", function()
     local sq = require("cohort.sandbox").shell_quote
     local sb = env.sandbox()

@@ -51,13 +51,14 @@ local journal = require "cohort.workbench.journal"
 local reconcile = require "cohort.workbench.reconcile"
 local progress = require "cohort.prompt.progress"
 local submissions = require "cohort.prolific.submissions"
+local money_guard = require "cohort.workbench.money"
 
 local M = {}
 
 local LABEL = "cohort.review()"
 
 local OPTIONS = { responses = true, rule = true, by = true, dry_run = true, journal = true,
-  progress = true, out = true }
+  progress = true, out = true, max_bonus = true }
 
 local ACTIONS = { approve = true, reject = true, skip = true }
 
@@ -327,6 +328,7 @@ local function check_opts(opts)
   if opts.progress ~= nil and type(opts.progress) ~= "boolean" then
     util.misuse(LABEL, "progress must be true or false")
   end
+  money_guard.check_max_bonus(LABEL, opts.max_bonus)
   local out = opts.out
   if out == nil then
     out = io.stdout
@@ -346,7 +348,9 @@ end
 --   `rule` (`function(submission, response_or_nil, pair_or_nil)` → decision), `by` (the
 --   reconcile key, see `cohort.workbench.reconcile`), `dry_run` (default `true`), `journal` (file path;
 --   required when `dry_run = false`), `progress` (`false` hides the bar), `out` (where the
---   plan is printed: a file, default `io.stdout`, or `false`)
+--   plan is printed: a file, default `io.stdout`, or `false`), `max_bonus` (as for
+--   `p.bonuses:pay_all`: every bonus of the plan is checked against it — by default 5 × the
+--   study's reward — before anything is sent, dry run or not)
 -- @treturn[1] table the plan: `study`, `dry_run`, `decisions` (`{submission, response, pair,
 --   participant_id, action, category, message, bonus (MAJOR units), from_journal, done,
 --   transition_done, bonus_done, pending_review}` in the order of the listing, then the
@@ -443,6 +447,18 @@ function M.review(study, opts)
     if not d.from_journal and (d.action ~= "skip" or d.bonus) then new_records[#new_records + 1] = d end
   end
   plan.counts, plan.todo = counts, todo
+  -- the bonus limit of pay_all, checked on the plan: a bonus the rule got wrong (150 meant as
+  -- pence pays £150) raises here, before any approval or rejection is sent
+  if #new_bonus > 0 then
+    local limit, lerr = money_guard.bonus_limit(client, study, opts.max_bonus)
+    if limit == nil then return nil, lerr end
+    local entries = {}
+    for i, row in ipairs(new_bonus) do
+      entries[i] = { id = row[1], text = money(row[2]), minor = math.floor(row[2] * 100 + 0.5),
+        where = ("submission %s: bonus"):format(row[1]) }
+    end
+    money_guard.check_limit(client, LABEL, entries, limit)
+  end
   if out then M.print_plan(plan, out) end
   if dry then return plan end
   if todo.approve + todo.reject + todo.bonus == 0 and #uncertain_runs == 0 then
@@ -514,7 +530,8 @@ function M.review(study, opts)
       end)
       if not ok then return fail(e) end
     end
-    local paid, e = client.bonuses:pay_all { study = study_id, bonuses = run.rows, journal = path }
+    local paid, e = client.bonuses:pay_all { study = study_id, bonuses = run.rows, journal = path,
+      max_bonus = opts.max_bonus }
     if not paid then return fail(e) end
     outcome.bonuses_paid = outcome.bonuses_paid + paid.paid
     outcome.skipped = outcome.skipped + paid.skipped + paid.verified
