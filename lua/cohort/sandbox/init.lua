@@ -7,6 +7,19 @@
 --   sb.url, sb.token, sb.api_key, sb.pid, sb.log_file
 --   sb:stop()            -- idempotent; also on __gc and __close (local sb <close> = ...)
 --
+-- The handle's verbs drive the control API (/__sandbox/…) without the core or any URL:
+--
+--   sb:simulate(study, { participants = 8, returns = 0.1 })   -- study: a Study or its id
+--   sb:advance(3600)      sb:clock()                           -- the sandbox clock
+--   sb:ledger()           sb:deliveries()                      -- money; webhook deliveries
+--   sb:participants{ filters = {...}, limit = 10 }             -- the participant pool
+--   sb:reset()            sb:requests{ path_prefix = "/api/v1/" }
+--
+-- Each returns the answer's data, or nil and a cohort.Error (kind "http" with the sandbox's
+-- message); misuse raises naming the verb (`sb:advance(): seconds must be …`). `M.VERBS` lists
+-- every verb and the route it calls; spec/sandbox_verbs_spec.lua checks that every control
+-- route has one.
+--
 -- The program is started through /bin/sh in the background; its stdout (the one ready line)
 -- goes to a temporary file that is polled, its stderr to a temporary log file (sb.log_file).
 -- The shell then waits for it, so closing the popen handle after `kill` reaps the process and
@@ -118,6 +131,7 @@ end
 function Sandbox:stop()
   if self._stopped then return true, self.exit_code end
   self._stopped = true
+  if self._session then self._session:close(); self._session = nil end
   os.execute(("kill %d 2>/dev/null"):format(self.pid))
   local code = reap(self._handle)
   self._handle = nil
@@ -131,6 +145,213 @@ Sandbox.__close = Sandbox.__gc
 Sandbox.__tostring = function(self)
   return "cohort.sandbox " .. tostring(self.url) .. (self._stopped and " (stopped)" or "")
 end
+
+
+-- ------------------------------------------------------------------ verbs: the control API
+
+local function misuse(verb, fmt, ...)
+  require("cohort.util").misuse(("sb:%s()"):format(verb), fmt, ...)
+end
+
+-- The core session the verbs share (no credentials: the control API takes none).
+local function session(self)
+  if self._stopped then error("cohort: sb: attempt to use a stopped sandbox", 3) end
+  local s = self._session
+  if s == nil then
+    s = require("cohort.core").session { platform = "prolific", retries = 0, timeout = 120 }
+    self._session = s
+  end
+  return s
+end
+
+local function encode(v)
+  return require("cohort.schema").encode(nil, nil, v)
+end
+
+-- One control request; the decoded answer or nil, err. `raw`: the core's result as it is.
+local function call(self, verb, method, path, ids, body, query, raw)
+  local r = session(self):request { method = method, base = self.url, path = "/__sandbox/" .. path,
+    ids = ids, query = query, body = body ~= nil and encode(body) or nil,
+    headers = body ~= nil and { ["Content-Type"] = "application/json" } or nil }
+  if raw then -- the answer as it came: status, body, headers (an error status is not an error)
+    return { status = r.status or (r.err and r.err.status), body = r.body or (r.err and r.err.body),
+      headers = r.headers, err = r.err }
+  end
+  if r.err then
+    r.err.method = r.err.method or method
+    local Error = require "cohort.error"
+    local e = Error.new(r.err)
+    e.message = ("sb:%s(): %s"):format(verb, tostring(e.message or e.title or ""))
+    return nil, e
+  end
+  if r.body == nil or r.body == "" then return true end
+  local ok, v = pcall(require("cohort.core").decode, r.body)
+  if not ok then return nil, require("cohort.error").new { kind = "decode", method = method,
+    message = ("sb:%s(): the sandbox answered something that is not JSON"):format(verb) } end
+  return v
+end
+
+local function check_table(verb, name, v)
+  if v ~= nil and type(v) ~= "table" then misuse(verb, "%s must be a table (got %s)", name, type(v)) end
+end
+
+local function check_number(verb, name, v, min, max)
+  if type(v) ~= "number" or v ~= v or v < min or (max and v > max) then
+    misuse(verb, "%s must be a number from %s%s (got %s)", name, tostring(min),
+      max and (" to " .. tostring(max)) or " up", tostring(v))
+  end
+end
+
+local function study_id(verb, study)
+  local id = type(study) == "table" and study.id or study
+  if type(id) ~= "string" or not id:find("^%x+$") or #id ~= 24 then
+    misuse(verb, "study must be a Study or its id of 24 hexadecimal digits (got %s)", tostring(id))
+  end
+  return id
+end
+
+--- Every verb and the control route it calls (`{method, path}`), for the docs and the spec.
+M.VERBS = {}
+
+local function verb(name, method, path, fn)
+  M.VERBS[#M.VERBS + 1] = { name = name, method = method, path = path }
+  Sandbox[name] = function(self, ...)
+    if getmetatable(self) ~= Sandbox then
+      error(("cohort: sb:%s(): called with a dot; write sb:%s(...)"):format(name, name), 2)
+    end
+    return fn(self, ...)
+  end
+end
+
+--- sb:health() → true while the sandbox answers.
+verb("health", "GET", "health", function(self)
+  local v, err = call(self, "health", "GET", "health")
+  if not v then return nil, err end
+  return v.ok == true
+end)
+
+--- sb:server() → the server's figures: connections, limits, time-outs, ticks.
+verb("server", "GET", "server", function(self) return call(self, "server", "GET", "server") end)
+
+--- sb:reset() → true: the dataset, pool, clock, ledger and deliveries as at the start.
+verb("reset", "POST", "reset", function(self)
+  local v, err = call(self, "reset", "POST", "reset", nil, {})
+  if not v then return nil, err end
+  return true
+end)
+
+--- sb:seed(dataset) → true: replace the dataset (the structure of lua/cohort/sandbox/data.lua).
+verb("seed", "POST", "seed", function(self, dataset)
+  if type(dataset) ~= "table" then misuse("seed", "dataset must be a table") end
+  local v, err = call(self, "seed", "POST", "seed", nil, dataset)
+  if not v then return nil, err end
+  return true
+end)
+
+--- sb:state() → the whole state as JSON data (workspaces, projects, studies, submissions …).
+verb("state", "GET", "state", function(self) return call(self, "state", "GET", "state") end)
+
+--- sb:requests{path_prefix = "/api/v1/"} → the request log (the last thousand or so), oldest first.
+verb("requests", "GET", "requests", function(self, opts)
+  check_table("requests", "opts", opts)
+  local v, err = call(self, "requests", "GET", "requests", nil, nil,
+    opts and opts.path_prefix and { path_prefix = opts.path_prefix } or nil)
+  if not v then return nil, err end
+  return v.requests, v.count
+end)
+
+--- sb:clear_requests() → true: empty the request log.
+verb("clear_requests", "DELETE", "requests", function(self)
+  local v, err = call(self, "clear_requests", "DELETE", "requests")
+  if not v then return nil, err end
+  return true
+end)
+
+--- sb:delay(ms) → the answer (`status`, `body`, `headers`) of a GET answered `ms` ms late.
+verb("delay", "GET", "delay/{ms}", function(self, ms)
+  check_number("delay", "ms", ms, 0, 60000)
+  return call(self, "delay", "GET", "delay/{}", { tostring(math.floor(ms)) }, nil, nil, true)
+end)
+
+--- sb:large(bytes) → the answer (`status`, `body`, `headers`) of about `bytes` bytes of JSON.
+verb("large", "GET", "large/{bytes}", function(self, bytes)
+  check_number("large", "bytes", bytes, 0)
+  return call(self, "large", "GET", "large/{}", { tostring(math.floor(bytes)) }, nil, nil, true)
+end)
+
+--- sb:status(code, {type = "json"|"html"|"flat"|"qp", detail =, retry_after =}) → the answer
+-- (`status`, `body`, `headers`) with that status, in that platform's error shape.
+verb("status", "GET", "status/{code}", function(self, code, opts)
+  check_number("status", "code", code, 200, 599)
+  check_table("status", "opts", opts)
+  return call(self, "status", "GET", "status/{}", { tostring(math.floor(code)) }, nil, opts, true)
+end)
+
+--- sb:faults() → the fault rules; sb:set_faults{rules = {...}, seed = n}; sb:clear_faults().
+verb("faults", "GET", "faults", function(self) return call(self, "faults", "GET", "faults") end)
+verb("set_faults", "POST", "faults", function(self, def)
+  if type(def) ~= "table" then misuse("set_faults", "expected a table {rules = {...}, seed = n}") end
+  return call(self, "set_faults", "POST", "faults", nil, def)
+end)
+verb("clear_faults", "DELETE", "faults", function(self)
+  local v, err = call(self, "clear_faults", "DELETE", "faults")
+  if not v then return nil, err end
+  return true
+end)
+
+--- sb:latency(ms) → every platform route answers `ms` milliseconds late (0 turns it off).
+verb("latency", "POST", "latency", function(self, ms)
+  check_number("latency", "ms", ms, 0, 60000)
+  return call(self, "latency", "POST", "latency", nil, { ms = ms })
+end)
+
+--- sb:quirks() → the paging quirks; sb:set_quirks{repeat_next =, overlap =, next_on_last =}.
+verb("quirks", "GET", "quirks", function(self)
+  local v, err = call(self, "quirks", "GET", "quirks")
+  if not v then return nil, err end
+  return v.quirks
+end)
+verb("set_quirks", "POST", "quirks", function(self, q)
+  if type(q) ~= "table" then misuse("set_quirks", "expected a table of quirks") end
+  return call(self, "set_quirks", "POST", "quirks", nil, q)
+end)
+
+--- sb:questionpro_rate_limit() → {limit, window}; sb:set_questionpro_rate_limit{limit =, window =}.
+verb("questionpro_rate_limit", "GET", "questionpro/rate-limit", function(self)
+  return call(self, "questionpro_rate_limit", "GET", "questionpro/rate-limit")
+end)
+verb("set_questionpro_rate_limit", "POST", "questionpro/rate-limit", function(self, def)
+  if type(def) ~= "table" then misuse("set_questionpro_rate_limit", "expected a table {limit =, window =}") end
+  return call(self, "set_questionpro_rate_limit", "POST", "questionpro/rate-limit", nil, def)
+end)
+
+--- sb:questionpro_html{status = 200, count = 1} → QuestionPro answers HTML pages instead of JSON.
+verb("questionpro_html", "POST", "questionpro/html", function(self, def)
+  if type(def) ~= "table" then misuse("questionpro_html", "expected a table {status =, count =}") end
+  return call(self, "questionpro_html", "POST", "questionpro/html", nil, def)
+end)
+
+--- sb:simulate(study, {participants =, returns =, timeouts =, failed_checks =, duration_ms =,
+-- seed =}) → what the sandbox did: participants from the pool take the (ACTIVE) study.
+verb("simulate", "POST", "studies/{id}/simulate", function(self, study, opts)
+  local id = study_id("simulate", study)
+  check_table("simulate", "opts", opts)
+  return call(self, "simulate", "POST", "studies/{}/simulate", { id }, opts or {})
+end)
+
+--- sb:ledger() → every movement of money (an array), and its count.
+verb("ledger", "GET", "ledger", function(self)
+  local v, err = call(self, "ledger", "GET", "ledger")
+  if not v then return nil, err end
+  return v.ledger, v.count
+end)
+
+--- sb:shutdown() → true: the sandbox stops after answering (sb:stop() also reaps it).
+verb("shutdown", "POST", "shutdown", function(self)
+  local v, err = call(self, "shutdown", "POST", "shutdown", nil, {})
+  if not v then return nil, err end
+  return true
+end)
 
 M.Sandbox = Sandbox
 
