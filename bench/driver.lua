@@ -248,7 +248,10 @@ out("| load average (1 min) at start / end (the run itself adds about 1.5) | " .
 out("| load average (1 min) as each case began | " .. table.concat(loads, ", ") .. " |")
 out("| file system of the journals (case 6) | " .. env.disk .. " |")
 out()
+out("The load as each case began counts the run's own threads too: case 2's 16 Python threads " ..
+  "keep the 1-minute average near 3 for the minute after it.")
 if (tonumber(load_start) or 0) > 1.0 then
+  out()
   out("**Other work was running on the machine during this run: the figures below are noisy " ..
     "(the sequential case, bound by round-trip latency, suffers most). Run `make bench` again " ..
     "on a quiet machine.**")
@@ -468,9 +471,9 @@ out(("| 5. sandbox: others answered within 100 ms while 10,000 idle / 1,000 slow
   :format(worst, verdict(results.srv_latency_ok)))
 for _, jb in ipairs(JOBS6) do
   local r = results.lat[jb[1]]
-  out(("| 6. %s at %d ms: ≤ 1.2× its latency bound (%d requests) | %.2f× (%.0f× faster than the loop) | %s |"):format(
+  out(("| 6. %s at %d ms: ≤ 1.2× its latency bound (%d request%s) | %.2f× (%.0f× faster than the loop) | %s |"):format(
     ({ approve = "approve_all of 1,000", pay = "pay_all of 1,000 bonuses", reject = "reject_all of 100" })[jb[1]],
-    lat.ms, r.requests, r.ratio, r.speedup, verdict(r.ratio <= 1.2)))
+    lat.ms, r.requests, r.requests == 1 and "" or "s", r.ratio, r.speedup, verdict(r.ratio <= 1.2)))
 end
 out()
 
