@@ -1,6 +1,7 @@
 #!/bin/sh
 # make bench: cohort side by side with raw libcurl, Python requests and LuaSocket (issue #8),
-# and the sandbox as a server (issue #14: bench/server.lua, with wrk and build/flood).
+# the sandbox as a server (issue #14: bench/server.lua, with wrk and build/flood), and the bulk
+# jobs at 150 ms of latency against their bound (issue #13: bench/latency.lua).
 #
 # Installs what it needs from Debian, writes the canned JSON and compiles the C programs into a
 # temporary directory, starts nginx there on a free loopback port (its own config, prefix, pid
@@ -8,7 +9,8 @@
 # docs/benchmarks.md), then stops nginx and removes the directory.
 #
 # Environment: LUA (default lua5.4), BENCH_REPEATS (default 5), BENCH_OUT (default
-# docs/benchmarks.md), BENCH_PIN=0 to leave the processes unpinned. `make bench` sets LUA_PATH,
+# docs/benchmarks.md), BENCH_PIN=0 to leave the processes unpinned, BENCH_WRK_SECONDS (case 5),
+# BENCH_LATENCY_MS and BENCH_SEQ_SAMPLE (case 6). `make bench` sets LUA_PATH,
 # LUA_CPATH and PATH for the build tree.
 set -eu
 cd "$(dirname "$0")/.."

@@ -179,6 +179,110 @@ describe("journal", function()
       ("only %d trials stopped between a payment and its outcome"):format(uncertain_trials))
   end)
 
+  it("SIGKILL at any instant of a concurrent reject_all, then resume: each submission transitioned exactly once", function()
+    local N, CONC = 20, 4        -- 5 waves of 4; an intent and an outcome each: 40 journal rows
+    local ROWS = 2 * N
+    local TRIALS = os.getenv("COHORT_SLOW") and 12 or 30
+    local seed = os.time()
+    math.randomseed(seed)
+    local sb = env.sandbox()
+    env.reset()
+    local pending = assert(p.submissions:all { study = STUDY, status = "AWAITING REVIEW" })
+    assert.is_true(#pending >= N)
+    local ids_file = os.tmpname()
+    local f = assert(io.open(ids_file, "w"))
+    local wanted = {}
+    for i = 1, N do
+      f:write(pending[i].id, "\n")
+      wanted[pending[i].id] = true
+    end
+    f:close()
+    local function command(path)
+      return ("%s spec/support/reject_run.lua %s %s %s %s %d"):format(q(LUA), q(sb.url), q(sb.token),
+        q(path), q(ids_file), CONC)
+    end
+    -- how long a whole run takes here, start-up included
+    env.reset()
+    env.control("POST", "latency", { ms = 15 })
+    local path0, out0 = journal_path(), os.tmpname()
+    local t0 = core.monotime()
+    local _, h0 = spawn(command(path0), out0)
+    h0:close()
+    local whole = core.monotime() - t0
+    assert.matches("done rejected=" .. N, read(out0))
+    remove_store(path0)
+    os.remove(out0)
+    local uncertain_trials, killed_trials = 0, 0
+    for trial = 1, TRIALS do
+      env.reset()
+      env.control("POST", "latency", { ms = 15 }) -- a window between each request and its record
+      local path, out = journal_path(), os.tmpname()
+      -- odd trials: kill at a random instant of the whole run's time; even ones: when the journal
+      -- has k rows (spread over 0 … 40, whatever the speed of the machine), then after a random
+      -- further 0-12 ms — inside the requests of a wave, or inside a commit
+      local k = trial % 2 == 0 and math.floor((trial - 1) * (ROWS + 1) / TRIALS) or nil
+      local extra = k and math.random(0, 12) / 1000 or math.random() * whole
+      local pid, h = spawn(command(path), out)
+      local deadline = core.monotime() + 60
+      while k and journal_rows(path) < k and not read(out):find("exit=") and core.monotime() < deadline do
+        core.sleep(0.001)
+      end
+      core.sleep(extra)
+      compat.execute("kill -9 " .. pid .. " 2>/dev/null")
+      h:close()
+      local status = read(out):match("exit=(%d+)")
+      local where = ("trial %d (%s, +%.0f ms, seed %d)"):format(trial, k and ("k=" .. k) or "at random",
+        extra * 1000, seed)
+      assert.is_not_nil(status, where .. ": no exit status\n" .. read(out))
+      if status == "137" then killed_trials = killed_trials + 1
+      else assert.are.equal("0", status, where .. ": the run failed before the kill\n" .. read(out)) end
+      local open = peek(path, "SELECT key FROM journal_state WHERE step = 'reject' AND last_phase = 'intent'")
+      if open and #open > 0 then uncertain_trials = uncertain_trials + 1 end
+      env.control("POST", "latency", { ms = 0 })
+      local resumed, code = env.run(command(path))
+      assert.are.equal(0, code, where .. ": " .. resumed)
+      -- the sandbox's request log over both runs: one transition request for each submission,
+      -- answered 200, and none for any other
+      local sent = {}
+      for _, r in ipairs(env.requests()) do
+        local id = r.method == "POST" and r.path:match("^/api/v1/submissions/(%x+)/transition/$")
+        if id then
+          assert.is_true(wanted[id] ~= nil, where .. ": a transition of " .. id)
+          assert.are.equal(200, r.status, where .. ": " .. id .. " answered " .. tostring(r.status))
+          sent[id] = (sent[id] or 0) + 1
+        end
+      end
+      for id in pairs(wanted) do
+        assert.are.equal(1, sent[id], ("%s: %s transitioned %s times\n%s"):format(where, id, tostring(sent[id]), resumed))
+      end
+      for _, s in ipairs(assert(p.submissions:all { study = STUDY, status = "REJECTED" })) do
+        if wanted[s.id] then wanted[s.id] = false end
+      end
+      for id, v in pairs(wanted) do
+        assert.is_false(v, where .. ": " .. id .. " is not REJECTED")
+        wanted[id] = true
+      end
+      -- every rejection has one outcome, done, and none is left open; a run records a step's
+      -- intent once (a resumed run records it again only when the server shows it not done)
+      assert.are.same({}, peek(path, "SELECT key, step FROM journal_state WHERE last_phase = 'intent'"), where)
+      assert.are.same({ { n = N, done = N } }, peek(path,
+        "SELECT count(DISTINCT key) AS n, sum(ok) AS done FROM journal WHERE phase = 'outcome'"), where)
+      assert.are.same({}, peek(path, "SELECT key, phase, count(*) AS n FROM journal WHERE phase = 'outcome' "
+        .. "GROUP BY key HAVING n > 1"), where)
+      assert.are.same({}, peek(path, "SELECT key, run, count(*) AS n FROM journal WHERE phase = 'intent' "
+        .. "GROUP BY key, run HAVING n > 1"), where)
+      remove_store(path)
+      os.remove(out)
+    end
+    os.remove(ids_file)
+    if os.getenv("COHORT_SPEC_VERBOSE") then
+      print(("\n%d trials, %d killed, %d between a rejection and its outcome"):format(TRIALS, killed_trials, uncertain_trials))
+    end
+    assert.is_true(killed_trials >= math.floor(TRIALS * 2 / 3), ("only %d of %d runs were killed"):format(killed_trials, TRIALS))
+    assert.is_true(uncertain_trials >= (TRIALS >= 30 and 3 or 1),
+      ("only %d trials stopped between a rejection and its outcome"):format(uncertain_trials))
+  end)
+
   it("two runs on one journal at once: the second is refused at once, naming the first, and pays nothing", function()
     local N, SIZE = 12, 3
     local sb = env.sandbox()
@@ -231,6 +335,54 @@ describe("journal", function()
     assert.has_error(function()
       p.submissions:reject_all { items = { { id = pending[14].id, category = "FAILED_CHECK", message = "short" } } }
     end)
+    remove_store(path)
+  end)
+
+  it("reject_all with concurrency: a refusal stops new rejections, those in flight are recorded, a re-run does the rest once", function()
+    local path = journal_path()
+    local MSG = ("Your answers did not follow the instructions of the study, so we cannot approve it. "):rep(2)
+    local pending = assert(p.submissions:all { study = STUDY, status = "AWAITING REVIEW" })
+    local done_before = assert(p.submissions:all { study = STUDY, status = "REJECTED" })[1]
+    local items = {}
+    for i = 1, 16 do items[#items + 1] = { id = pending[i].id, category = "LOW_EFFORT", message = MSG } end
+    table.insert(items, 3, { id = done_before.id, category = "LOW_EFFORT", message = MSG }) -- refused: 400
+    for _, bad in ipairs { 0, 65, 2.5, "8" } do
+      local ok, msg = pcall(p.submissions.reject_all, p.submissions, { items = items, concurrency = bad })
+      assert.is_false(ok)
+      assert.matches("cohort: p.submissions:reject_all(): concurrency must be an integer from 1 to 64 (got "
+        .. (type(bad) == "string" and '"8"' or tostring(bad)), tostring(msg), 1, true)
+    end
+    env.control("DELETE", "requests")
+    env.control("POST", "latency", { ms = 30 })
+    local run, err = p.submissions:reject_all { items = items, journal = path, concurrency = 4 }
+    assert.is_nil(run)
+    assert.are.equal(400, err.status)
+    local sent = 0
+    for _, r in ipairs(env.requests()) do
+      if r.method == "POST" and r.path:find("/transition/$") then sent = sent + 1 end
+    end
+    assert.is_true(sent < #items, ("%d of %d sent after the refusal"):format(sent, #items))
+    -- nothing left open: each step sent has its outcome, the refusal is recorded as one
+    assert.are.same({}, peek(path, "SELECT key FROM journal_state WHERE last_phase = 'intent'"))
+    assert.are.same({ { ok = 0 } }, peek(path, "SELECT ok FROM journal_state WHERE key = 'reject:" .. done_before.id .. "'"))
+    -- the same call without the refused item: what was done is skipped, the rest done once
+    table.remove(items, 3)
+    env.control("DELETE", "requests")
+    run = assert(p.submissions:reject_all { items = items, journal = path, concurrency = 4 })
+    assert.are.equal(16, run.rejected + run.skipped)
+    assert.are.equal(sent - 1, run.skipped) -- those sent before, less the refused one
+    local again = {}
+    for _, r in ipairs(env.requests()) do
+      local id = r.method == "POST" and r.path:match("^/api/v1/submissions/(%x+)/transition/$")
+      if id then
+        assert.is_nil(again[id], id .. " sent twice")
+        assert.are.equal(200, r.status)
+        again[id] = true
+      end
+    end
+    local rejected = {}
+    for _, s in ipairs(assert(p.submissions:all { study = STUDY, status = "REJECTED" })) do rejected[s.id] = true end
+    for _, item in ipairs(items) do assert.is_true(rejected[item.id], item.id) end
     remove_store(path)
   end)
 

@@ -16,6 +16,7 @@
 -- journal held by another run, damaged or foreign raises its `cohort.Error` (kind `"io"`)
 -- before anything is sent.
 -- @module cohort.workbench.bulk
+local async = require "cohort.async"
 local compat = require "cohort.compat"
 local core = require "cohort.core"
 local Error = require "cohort.error"
@@ -63,6 +64,146 @@ function M.many(client, c, label, packs, opts)
   end, { concurrency = opts.concurrency, progress = opts.progress, label = label })
 end
 
+-- ------------------------------------------------------------------ journaled steps, many at once
+
+local function checked_concurrency(label, conc)
+  if conc == nil then return 8 end
+  if compat.math_type(conc) ~= "integer" or conc < 1 or conc > 64 then
+    util.misuse(label, "concurrency must be an integer from 1 to 64 (got %s)", util.show(conc))
+  end
+  return conc
+end
+
+-- Journal records waiting to be committed together, in one transaction (one sync to disk):
+-- the intents of the steps about to be sent and the outcomes of those answered since the last
+-- commit. `ticket` stands for the records added since the last commit; `flush` commits them
+-- and marks it (`committed`, or `failed` with the error).
+local function batcher(j)
+  local b = { pending = {}, ticket = {} }
+  function b.add(method, key, step, data)
+    b.pending[#b.pending + 1] = { method, key, step, data }
+    return b.ticket
+  end
+  function b.flush()
+    local list, ticket = b.pending, b.ticket
+    b.pending, b.ticket = {}, {}
+    if #list == 0 then ticket.committed = true; return true end
+    local ok, err = pcall(j.group, j, function(g)
+      for _, r in ipairs(list) do g[r[1]](g, r[2], r[3], r[4]) end
+    end)
+    if ok then ticket.committed = true else ticket.failed = err end
+    return ok, err
+  end
+  -- On disk once this returns true: the records of `ticket`, and those that other tasks resumed
+  -- in the same step of the scheduler added meanwhile (the one yield lets them add theirs).
+  function b.sync(ticket)
+    if not ticket.committed and not ticket.failed then
+      coroutine.yield() -- resumed at the next step, after the other tasks ready now
+      if not ticket.committed and not ticket.failed then b.flush() end
+    end
+    if ticket.failed then return nil, ticket.failed end
+    return true
+  end
+  return b
+end
+
+--- Run journaled steps, `concurrency` at a time (the engine of `reject_all`). Each step is a
+-- table `{key =, step =, data =, check =, send =}`: a step whose outcome the journal records
+-- as done is skipped; one begun but not finished is first checked (`check()` returns true when
+-- it happened, false when not, or nil, err); the others are sent (`send()` returns a value, or
+-- nil, err). Intent before sending, outcome after the answer, never the other way: the intents
+-- of the steps started together and the outcomes that arrived together are committed in one
+-- transaction, and a step is sent only once its intent is on disk. On a failure no new step is
+-- started; the steps in flight are finished and recorded (a definite refusal as `ok = false`;
+-- an unknown outcome is left open for the next run to check).
+-- @tparam Client client
+-- @tparam string label the method, for misuse errors
+-- @tparam[opt] Journal j the journal, or nil
+-- @tparam table steps the steps, in order
+-- @tparam table opts `concurrency` (1 to 64), `bar` (a progress bar, or nil)
+-- @treturn[1] table `{done = n, skipped = n}`
+-- @return[2] nil
+-- @treturn[2] cohort.Error the first failure
+-- @raise the journal's `cohort.Error` (kind `"io"`) when a record cannot be written; the step
+--   it covers was not sent
+function M.steps(client, label, j, steps, opts)
+  local journal = require "cohort.workbench.journal"
+  local n, bar = #steps, opts.bar
+  local run = { done = 0, skipped = 0 }
+  local next_i, stop, first_err, fatal = 0, false, nil, nil
+  local b = j and batcher(j)
+  local function tick() if bar then bar:set(run.done + run.skipped) end end
+  local function failed(err)
+    stop = true
+    if first_err == nil then first_err = err end
+  end
+  local function lane()
+    local mine -- the ticket of the last record this lane added
+    while not stop and next_i < n do
+      next_i = next_i + 1
+      local s = steps[next_i]
+      local skip = false
+      if j then
+        local done = j:outcome(s.key, s.step)
+        skip = done and done.ok
+        if not skip and j:uncertain(s.key, s.step) then
+          local happened, err = s.check()
+          if happened == nil then failed(err); break end
+          if happened then
+            skip = true
+            mine = b.add("finish", s.key, s.step, { ok = true, verified = true })
+          end
+        end
+      end
+      if skip then
+        run.skipped = run.skipped + 1
+      else
+        if j then
+          local ok, err = b.sync(b.add("begin", s.key, s.step, s.data))
+          if not ok then fatal = fatal or err; stop = true; break end
+        end
+        if stop then -- another lane failed meanwhile: this one is recorded as not sent
+          if j then
+            mine = b.add("finish", s.key, s.step, { ok = false, error = "not sent: the run stopped at a failure" })
+          end
+          break
+        end
+        local value, err = s.send()
+        if value == nil then
+          if j and journal.definite(err) then
+            mine = b.add("finish", s.key, s.step, { ok = false, error = tostring(err) })
+          end
+          failed(err)
+          break
+        end
+        if j then mine = b.add("finish", s.key, s.step, { ok = true }) end
+        run.done = run.done + 1
+      end
+      tick()
+    end
+    if mine then
+      local ok, err = b.sync(mine)
+      if not ok then fatal = fatal or err end
+    end
+    return true
+  end
+  local lanes = {}
+  for k = 1, math.min(opts.concurrency, n) do lanes[k] = k end
+  local _, errors = client:map(lanes, lane, { concurrency = #lanes, progress = false }, label)
+  if b then b.flush() end -- anything a lane that raised left behind
+  if fatal then error(fatal, 0) end
+  for k = 1, #lanes do
+    local e = errors[k]
+    if e ~= nil then
+      if Error.is(e) and e.kind == "closed" then return nil, e end
+      error(e, 0) -- a lane raised: a bug, not a failure of the steps
+    end
+  end
+  tick()
+  if first_err then return nil, first_err end
+  return run
+end
+
 local function progress_bar(client, args, label, total)
   local enabled = args.progress
   if enabled == nil then enabled = client.progress end
@@ -104,9 +245,9 @@ local function checked_ids(label, list, field)
 end
 
 --- Approve many submissions: batches of at most 1,000 through the bulk-approve endpoint, one
--- batch after the other, optionally through a journal. With `journal`, a re-run skips
--- batches whose approval is recorded and, for a batch sent but not answered, sends only the
--- submissions that are not APPROVED yet.
+-- batch after the other (one request a batch), optionally through a journal. With `journal`,
+-- a re-run skips batches whose approval is recorded and, for a batch sent but not answered,
+-- checks the status of its submissions (8 at a time) and sends only those not APPROVED yet.
 -- @tparam table res the resource the helper is attached to
 -- @tparam table args `ids` (submission ids or Submission objects), `study` (optional: the
 --   study they belong to, part of the journal's keys), `journal` (a store file path, or true), `batch_size`
@@ -148,11 +289,11 @@ function H.approve_all(res, args)
       run.skipped = run.skipped + #batch
     else
       if j and j:uncertain(key, "approve") then -- sent, answer unknown: keep the rest only
+        local subs, errors = H.get_many(res, batch, { progress = false }) -- 8 at a time
         local rest = {}
-        for _, id in ipairs(batch) do
-          local sub, err = res:get(id)
-          if not sub then return fail(err) end
-          if sub.status ~= "APPROVED" then rest[#rest + 1] = id end
+        for i, id in ipairs(batch) do
+          if subs[i] == nil then return fail(errors[i]) end
+          if subs[i].status ~= "APPROVED" then rest[#rest + 1] = id end
         end
         run.skipped = run.skipped + #batch - #rest
         batch = rest
@@ -175,11 +316,17 @@ function H.approve_all(res, args)
   return run
 end
 
---- Reject many submissions, one after the other, optionally through a journal. Every item is
--- checked before anything is sent; with `journal`, a re-run skips recorded rejections and does
--- not send again one whose submission is already REJECTED.
+--- Reject many submissions, `concurrency` at a time (default 8, at most 64), optionally
+-- through a journal. Every item is checked before anything is sent. With `journal`, each
+-- rejection is recorded once before it is sent and once after its answer: the intents of the
+-- rejections sent together are committed in one transaction (one sync to disk) before any of
+-- them goes out, and each outcome is committed after its answer, with whatever else is ready
+-- then. A re-run skips recorded rejections and does not send again one whose submission is
+-- already REJECTED. On a failure no further rejection is started; those in flight are
+-- finished and recorded, then the first error is returned.
 -- @tparam table res the resource the helper is attached to
--- @tparam table args `items` (`{id =, message =, category =}`), `journal`, `progress`
+-- @tparam table args `items` (`{id =, message =, category =}`), `journal`, `concurrency`,
+--   `progress`
 -- @treturn[1] table `{rejected = n, skipped = n}`
 -- @return[2] nil
 -- @treturn[2] cohort.Error
@@ -187,10 +334,11 @@ function H.reject_all(res, args)
   local label = "p.submissions:reject_all()"
   local journal = require "cohort.workbench.journal"
   if type(args) ~= "table" then util.misuse(label, "expected a table {items = ...}") end
-  util.check_keys(label, args, { items = true, journal = true, progress = true })
+  util.check_keys(label, args, { items = true, journal = true, concurrency = true, progress = true })
   if type(args.items) ~= "table" or #args.items == 0 then
     util.misuse(label, "items must be a non-empty array of {id =, message =, category =}")
   end
+  local conc = checked_concurrency(label, args.concurrency)
   local bodies = {}
   for i, item in ipairs(args.items) do
     local where = ("items[%d]"):format(i)
@@ -203,42 +351,26 @@ function H.reject_all(res, args)
       action = "REJECT", message = item.message, rejection_category = item.category },
       { rejection_category = "category" }, where .. ".") }
   end
+  local steps = {}
+  for i, b in ipairs(bodies) do
+    steps[i] = {
+      key = "reject:" .. b.id, step = "reject",
+      check = function() -- sent before, answer unknown: did it happen?
+        local sub, err = res:get(b.id)
+        if not sub then return nil, err end
+        return sub.status == "REJECTED"
+      end,
+      send = function() return res:transition(b.id, b.body) end,
+    }
+  end
   local j = journal.from_opts(label, args)
-  local run = { rejected = 0, skipped = 0 }
-  local bar = progress_bar(res._client, args, "rejections", #bodies)
-  local function fail(err)
-    bar:finish()
-    if j then j:close() end
-    return nil, err
-  end
-  for _, b in ipairs(bodies) do
-    bar:set(run.rejected + run.skipped)
-    local key = "reject:" .. b.id
-    local done = j and j:outcome(key, "reject")
-    local skip = done and done.ok
-    if not skip and j and j:uncertain(key, "reject") then
-      local sub, err = res:get(b.id)
-      if not sub then return fail(err) end
-      skip = sub.status == "REJECTED"
-      if skip then j:finish(key, "reject", { ok = true, verified = true }) end
-    end
-    if skip then
-      run.skipped = run.skipped + 1
-    else
-      if j then j:begin(key, "reject") end
-      local ok, err = res:transition(b.id, b.body)
-      if ok == nil then
-        if j and journal.definite(err) then j:finish(key, "reject", { ok = false, error = tostring(err) }) end
-        return fail(err)
-      end
-      if j then j:finish(key, "reject", { ok = true }) end
-      run.rejected = run.rejected + 1
-    end
-  end
-  bar:set(run.rejected + run.skipped)
+  local bar = progress_bar(res._client, args, "rejections", #steps)
+  local ok, run, err = async.pcall(M.steps, res._client, label, j, steps, { concurrency = conc, bar = bar })
   bar:finish()
   if j then j:close() end
-  return run
+  if not ok then error(run, 0) end -- the journal could not be written: nothing more was sent
+  if not run then return nil, err end
+  return { rejected = run.done, skipped = run.skipped }
 end
 
 -- Minor units of a major-unit amount (2 decimals at most, checked by bonuses.csv).
@@ -659,7 +791,7 @@ local HELPERS = {
       call = "p.submissions:approve_all{ids, study, journal, batch_size, progress}",
       returns = "{approved, skipped} (or nil, err)" },
     { resource = "submissions", name = "reject_all", fn = H.reject_all,
-      call = "p.submissions:reject_all{items, journal, progress}",
+      call = "p.submissions:reject_all{items, journal, concurrency, progress}",
       returns = "{rejected, skipped} (or nil, err)" },
     { resource = "bonuses", name = "pay_all", fn = H.pay_all,
       call = "p.bonuses:pay_all{study, bonuses, journal, spend_cap, max_bonus, confirm, batch_size, progress}",
