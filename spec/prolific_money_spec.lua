@@ -1,5 +1,7 @@
 -- Prolific money and organisation end to end against the sandbox: bonuses (set-up, pay, pay
--- again refused, balance, ledger), messages, workspaces (+ balance) and projects.
+-- again pays again as the live service does, balance, ledger), messages, workspaces (+ balance)
+-- and projects. (The books of studies — reserves, rewards, releases — are in
+-- spec/sandbox_money_spec.lua.)
 describe("Prolific money", function()
   local env = require "support.env"
   local Error = require("cohort").Error
@@ -37,7 +39,7 @@ describe("Prolific money", function()
   end)
 
   describe("bonuses", function()
-    it("set up shows amount, fees, VAT and total; pay; paying again is refused", function()
+    it("set up shows amount, fees, VAT and total; pay; paying again pays again", function()
       local before = assert(p.workspaces:balance(WORKSPACE))
       local batch = assert(p.bonuses:setup { study = STUDY, bonuses = {
         { SEED_PID, 4.25 }, { participant = SEED_PID, amount = 4.25 } } })
@@ -55,11 +57,6 @@ describe("Prolific money", function()
       assert.are.equal(STUDY, body.study_id)
 
       assert.is_string(assert(batch:pay()))
-      local _, again = batch:pay()
-      assert.is_true(Error.is(again))
-      assert.are.equal(400, again.status)
-      assert.matches("already been paid", again.message)
-
       local after = assert(p.workspaces:balance(WORKSPACE))
       assert.are.equal(before.available_balance - 1190, after.available_balance)
       assert.are.equal(before.total_balance - 1190, after.total_balance)
@@ -68,9 +65,23 @@ describe("Prolific money", function()
       local ledger = env.control("GET", "ledger")
       assert.are.equal(2, ledger.count)
       assert.are.equal(425, ledger.ledger[1].amount)
+      assert.are.equal("bonus", ledger.ledger[1].kind)
       assert.are.equal(SEED_SUB, ledger.ledger[1].submission_id)
       assert.are.equal(SEED_PID, ledger.ledger[1].participant_id)
       assert.are.equal(batch.id, ledger.ledger[1].batch_id)
+      -- the rows' totals add up to what left the balance (their shares of fees and VAT)
+      assert.are.equal(1190, ledger.ledger[1].total + ledger.ledger[2].total)
+
+      -- the live service's pay is not idempotent ("participants being paid multiple times"):
+      -- a second pay pays the batch again, and the ledger says so
+      assert.is_string(assert(batch:pay()))
+      local twice = assert(p.workspaces:balance(WORKSPACE))
+      assert.are.equal(before.available_balance - 2 * 1190, twice.available_balance)
+      assert.are.same({ 1000, 2536, 425, 425, 425, 425 }, assert(sub:refresh()).bonus_payments)
+      ledger = env.control("GET", "ledger")
+      assert.are.equal(4, ledger.count)
+      assert.are.equal(batch.id, ledger.ledger[4].batch_id)
+      assert.matches("paid again: payment 2 of this batch", ledger.ledger[4].note, 1, true)
       local _, nf = p.bonuses:pay(NOBODY)
       assert.are.equal(404, nf.status)
     end)
@@ -119,20 +130,27 @@ describe("Prolific money", function()
       assert.are.equal(400, err2.status)
     end)
 
-    it("refuses to pay from a workspace without funds (402)", function()
+    it("refuses to publish or pay from a workspace without the funds (402)", function()
+      env.reset()
       local ws = assert(p.workspaces:create { title = "Empty wallet" })
       local pr = assert(ws:create_project { title = "Broke" })
-      local st = assert(assert(pr:create_study(study_fields())):publish())
-      local run = env.control("POST", "studies/" .. st.id .. "/simulate",
-        { participants = 1, duration_ms = 200, seed = 2 })
-      local sub = assert(assert(p.submissions:get(run.submission_ids[1]))
-        :wait_for("AWAITING REVIEW", { timeout = 5, interval = 0.05 }))
-      local batch = assert(p.bonuses:setup { study = st, bonuses = { { sub.id, 2 } } })
+      local st = assert(pr:create_study(study_fields()))
+      local _, perr = st:publish()
+      assert.are.equal(402, perr.status)
+      assert.matches("Insufficient funds: publishing this study %(5 places%) needs 700", perr.message)
+      assert.are.equal("UNPUBLISHED", assert(st:refresh()).status)
+      assert.are.equal(0, assert(ws:balance()).available_balance)
+      -- a bonus the balance cannot cover: nothing is paid
+      local before = assert(p.workspaces:balance(WORKSPACE))
+      local batch = assert(p.bonuses:setup { study = STUDY, bonuses = { { SEED_PID, 800 } } })
       local _, err = batch:pay()
       assert.are.equal(402, err.status)
       assert.matches("Insufficient funds", err.message)
-      assert.are.equal(0, assert(ws:balance()).available_balance)
-      assert.are.same({}, assert(sub:refresh()).bonus_payments)
+      local after = assert(p.workspaces:balance(WORKSPACE))
+      assert.are.same({ before.total_balance, before.available_balance },
+        { after.total_balance, after.available_balance })
+      assert.are.same({ 1000, 2536 }, assert(p.submissions:get(SEED_SUB)).bonus_payments)
+      assert.are.equal(0, env.control("GET", "ledger").count)
     end)
   end)
 
