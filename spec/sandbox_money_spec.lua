@@ -58,7 +58,7 @@ describe("sandbox money", function()
       local dt, da = e.total_balance - prev[1], e.available_balance - prev[2]
       local r = reserve[e.study_id] or 0
       local where = ("ledger entry %d (%s %s)"):format(e.seq, e.kind, tostring(e.note))
-      assert.is_true(math.type(e.total) == "integer" or e.total == math.floor(e.total), where)
+      assert.are.equal(math.floor(e.total), e.total, where) -- whole minor units
       if e.kind == "reserve" then
         assert.are.same({ 0, -e.total, r + e.total }, { dt, da, e.study_reserve }, where)
       elseif e.kind == "release" then
@@ -232,6 +232,13 @@ describe("sandbox money", function()
     assert.are.equal(402, err.status)
     assert.are.equal(6, assert(st:refresh()).total_available_places)
     check_books()
+  end)
+
+  it("docs/sandbox.md's money example runs as written", function()
+    local docblocks = require "support.docblocks"
+    local printed, expected = docblocks.run(docblocks.block("docs/sandbox.md", "Money"))
+    assert.are.equal(7, #expected)
+    assert.are.same(expected, printed)
   end)
 
   it("bonuses draw on the available balance; paying a batch again pays it again", function()

@@ -7,7 +7,27 @@
 describe("sandbox clock over HTTP", function()
   local core = require "cohort.core"
   local cohort = require "cohort"
-  local clock = require "cohort.sandbox.clock"
+
+  -- ISO 8601 (UTC) ↔ Unix seconds, on every Lua the client runs on (the sandbox's own clock
+  -- module is Lua 5.4 code)
+  local clock = { AUTO_APPROVE_AFTER = 21 * 86400 }
+  function clock.parse_iso(s)
+    local y, mo, d, h, mi, sec, frac = s:match("^(%d+)%-(%d+)%-(%d+)T(%d+):(%d+):(%d+)(%.?%d*)Z$")
+    y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
+    if mo <= 2 then y = y - 1 end
+    local era = math.floor(y / 400)
+    local yoe = y - era * 400
+    local doy = math.floor((153 * ((mo + 9) % 12) + 2) / 5) + d - 1
+    local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+    local days = era * 146097 + doe - 719468
+    return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(sec) + (tonumber("0" .. frac) or 0)
+  end
+  function clock.iso(t)
+    local whole = math.floor(t)
+    local us = math.floor((t - whole) * 1e6 + 0.5)
+    if us >= 1000000 then whole, us = whole + 1, 0 end
+    return os.date("!%Y-%m-%dT%H:%M:%S", whole) .. string.format(".%06dZ", us)
+  end
 
   local START = "2026-01-05T09:00:00Z"
   local T0 = clock.parse_iso(START)

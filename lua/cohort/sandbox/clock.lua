@@ -56,10 +56,13 @@
 --   key                         when                                 what it does
 --   publish:<study id>          the study's `publish_at`             SCHEDULED → ACTIVE
 --   publish:<collection id>     the collection's `publish_at`        publishes its studies
---   max_time:<submission id>    start + `maximum_allowed_time` min   ACTIVE → TIMED-OUT, place
---                                                                    and money released
+--   max_time:<submission id>    start + `maximum_allowed_time` min   RESERVED or ACTIVE →
+--                                                                    TIMED-OUT, the place freed
 --   auto_approve:<submission>   AWAITING REVIEW + 21 days            APPROVED, reward paid
 --   delivery:<event id>         the webhook retry schedule           (cohort.sandbox.deliveries)
+--   sim:<submission id>         a simulated participant's next step  RESERVED → ACTIVE → outcome
+--
+-- (cohort.sandbox.lifecycle is where the sandbox schedules and runs them.)
 --
 -- The review window: "Submissions that are awaiting review are automatically approved after 21
 -- days" (Prolific's OpenAPI file, tag Submissions, "Submissions guide": "Approve") —

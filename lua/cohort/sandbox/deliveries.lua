@@ -59,19 +59,20 @@
 -- RFC 2606 (example.com, example.net, example.org, *.example), which the docs' examples use and
 -- where no researcher's receiver can be.
 --
--- **Wiring (the server).** The application makes one engine next to its clock:
--- `app.delivery = deliveries.new{ clock = app.clock, core = core, seed = <--seed>,
--- secret = function(sub) <hooks/secrets value of sub.workspace_id> end, new_id = H.id }`
--- (not `app.deliveries`: that name is today's array of unsent, signed deliveries, which the
--- engine replaces; and not `sub.hook_secret`, which is the X-Hook-Secret confirmation token,
--- not the signing secret). `prolific_hooks.record_event` calls `app.delivery:enqueue(sub,
--- event_type, payload)` for every enabled subscription of the type; `app:tick(now)` calls
--- `app.clock:due()` then `app.delivery:pump()`. `GET /hooks/subscriptions/{id}/events/` pages
--- `d:events(id, {status = <set>, resource_id = r})`; `GET /__sandbox/hooks/deliveries` answers
--- `d:log{...}`; deleting a subscription calls `d:drop(id)`; `POST /__sandbox/reset` calls
--- `d:close()` and makes a new engine. The subscription tables given to `enqueue` are kept by
--- reference (their `is_enabled` is read before each attempt), so a new engine goes with a new
--- state.
+-- **Wiring (the server).** cohort.sandbox.server makes one engine next to its clock
+-- (`App:new_delivery`): `deliveries.new{ clock = app.clock, secret = function(sub)
+-- <hooks/secrets value of sub.workspace_id> end, new_id = <a 24-hex id of the state>, sink =
+-- <the documentation domains> }` — the signing secret, not `sub.hook_secret` (the X-Hook-Secret
+-- confirmation token). `prolific_hooks.record_event` calls `app.delivery:enqueue(sub,
+-- event_type, payload)` for every confirmed, enabled subscription of the type in the
+-- resource's workspace; `app:handle` pumps once after the request (the first attempt starts
+-- while the event's request is answered) and `app:tick(now)` calls `app.clock:due()` then
+-- `app.delivery:pump()`. `GET /hooks/subscriptions/{id}/events/` pages `d:events(id, {status =
+-- <set>, resource_id = r})`; `GET /__sandbox/deliveries` answers `d:log{...}` and `GET
+-- /__sandbox/hooks/deliveries` `d:requests{...}`; deleting a subscription calls `d:drop(id)`;
+-- `POST /__sandbox/reset` and `/seed` call `d:close()` and make a new engine. The subscription
+-- tables given to `enqueue` are kept by reference (their `is_enabled` is read before each
+-- attempt), so a new engine goes with a new state.
 -- @module cohort.sandbox.deliveries
 local util = require "cohort.sandbox.util"
 local clockmod = require "cohort.sandbox.clock"

@@ -258,7 +258,7 @@ local function transition(ctx, p)
   return util.answer(200, detail_shape(state, c))
 end
 
---- Put a SCHEDULED collection's publication on the sandbox clock at `at` (sandbox seconds):
+-- Put a SCHEDULED collection's publication on the sandbox clock at `at` (sandbox seconds):
 -- then its SCHEDULED studies are published (their money was reserved when it was scheduled)
 -- and the collection is ACTIVE.
 function M.schedule(app, c, at)

@@ -275,7 +275,7 @@ function App:record(ctx, status, started)
   self.log_seq = self.log_seq + 1
   self.log[#self.log + 1] = {
     seq = self.log_seq, method = ctx.req.method, path = ctx.path, query = query,
-    status = status, time = ctx.req.time or started,
+    status = status, time = ctx.req.time or started, real_time = ctx.req.real_time or started,
     duration_ms = math.floor((now() - started) * 1000 + 0.5),
     auth = ctx.auth, headers = headers, body = body,
   }
