@@ -224,10 +224,13 @@ M.routes = {
 
 -- The sandbox clock (cohort.sandbox.clock) ------------------------------------------------------
 
-local function clock_view(app)
+local function clock_view(app, limit)
   local c = app.clock
   local out = c:state()
-  out.pending_events = util.array(c:pending())
+  local list = c:pending()
+  limit = math.tointeger(tonumber(limit)) or 1000
+  for i = #list, math.max(limit, 0) + 1, -1 do list[i] = nil end
+  out.pending_events = util.array(list)
   out.start = c.start and require("cohort.sandbox.clock").iso(c.start) or util.null
   local errs = {}
   for i, e in ipairs(c.errors) do errs[i] = { key = e.key, at = require("cohort.sandbox.clock").iso(e.t), message = e.message } end
@@ -235,9 +238,11 @@ local function clock_view(app)
   return out
 end
 
--- GET clock: {now, at, rate, stepped, pending, next, next_at, start, pending_events = [{key, t,
--- at}], errors}
-M.routes[#M.routes + 1] = { "GET", "clock", function(ctx) return util.json(200, clock_view(ctx.app)) end }
+-- GET clock[?limit=N]: {now, at, rate, stepped, pending, next, next_at, start, pending_events =
+-- [{key, t, at}] (the first N to run, default 1000), errors}
+M.routes[#M.routes + 1] = { "GET", "clock", function(ctx)
+  return util.json(200, clock_view(ctx.app, ctx.query.limit))
+end }
 
 -- POST clock/advance {"seconds": N} or {"to": "<ISO time>"}: time moves forward and what falls
 -- due on the way happens, in time order; answers {ran, errors, clock}

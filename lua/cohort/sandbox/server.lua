@@ -197,10 +197,26 @@ function App:new_delivery()
   }
 end
 
+-- Keeps a failure of the state's own bookkeeping with the clock's errors (GET /__sandbox/clock)
+-- instead of failing every request and tick after it.
+local function guarded(app, what, fn, ...)
+  local ok, err = pcall(fn, ...)
+  if not ok then
+    local errs = app.clock.errors
+    errs[#errs + 1] = { key = what, t = app.clock:now(), message = tostring(err) }
+    if #errs > clockmod.ERRORS_KEPT then table.remove(errs, 1) end
+  end
+end
+
 -- Runs what the sandbox clock has made due, and puts new simulated submissions on it.
 function App:catch_up()
   self.clock:due()
-  lifecycle.sync(self)
+  guarded(self, "sync", lifecycle.sync, self)
+end
+
+-- Sends what the delivery engine has ready and collects what has finished (never blocks).
+function App:pump()
+  if self.delivery:busy() then guarded(self, "delivery", self.delivery.pump, self.delivery) end
 end
 
 -- Called by csrc/sandbox.c about every 10 ms, under the same lock as handle, with the Unix
@@ -211,7 +227,7 @@ function App:tick(now)
   self.ticks = (self.ticks or 0) + 1
   self.tick_time = now
   self:catch_up()
-  if self.delivery:busy() then self.delivery:pump() end
+  self:pump()
 end
 
 -- Restores the dataset the server started with and clears the log and the quirks; the clock
@@ -375,9 +391,9 @@ function App:handle(req)
     opts.delay = math.max(opts.delay or 0, self.latency)
   end
   if opts.delay then opts.delay = math.min(opts.delay, M.MAX_DELAY) end
-  lifecycle.sync(self)
+  guarded(self, "sync", lifecycle.sync, self)
   -- an event the request raised goes out now (a transfer started, never waited for)
-  if self.delivery:busy() then self.delivery:pump() end
+  self:pump()
   self:record(ctx, status, started)
   return status, headers or {}, body or "", opts
 end
