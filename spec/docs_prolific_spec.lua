@@ -349,7 +349,7 @@ describe("docs/prolific.md", function()
 
   -- ------------------------------------------------------------------ bonuses
 
-  it("bonuses: set up, look, pay once", function()
+  it("bonuses: set up, look, pay (twice pays twice)", function()
     local before = assert(p.workspaces:balance(WORKSPACE))
     local batch = assert(p.bonuses:setup{ study = STUDY, bonuses = {
       { PARTICIPANT, 1.50 },                        -- a participant id and MAJOR units: £1.50

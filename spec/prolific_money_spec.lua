@@ -1,6 +1,8 @@
 -- Prolific money and organisation end to end against the sandbox: bonuses (set-up, pay, pay
--- again refused by the client's guard, balance, ledger), messages, workspaces (+ balance) and
--- projects. The money guard itself (caps, limits, CSV, confirm): spec/money_guard_spec.lua.
+-- again refused by the client's guard — and paid again when meant, as the live service does —
+-- balance, ledger), messages, workspaces (+ balance) and projects. The money guard itself
+-- (caps, limits, CSV, confirm): spec/money_guard_spec.lua; the books of studies (reserves,
+-- rewards, releases): spec/sandbox_money_spec.lua.
 describe("Prolific money", function()
   local env = require "support.env"
   local Error = require("cohort").Error
@@ -79,9 +81,23 @@ describe("Prolific money", function()
       local ledger = env.control("GET", "ledger")
       assert.are.equal(2, ledger.count)
       assert.are.equal(425, ledger.ledger[1].amount)
+      assert.are.equal("bonus", ledger.ledger[1].kind)
       assert.are.equal(SEED_SUB, ledger.ledger[1].submission_id)
       assert.are.equal(SEED_PID, ledger.ledger[1].participant_id)
       assert.are.equal(batch.id, ledger.ledger[1].batch_id)
+      -- the rows' totals add up to what left the balance (their shares of fees and VAT)
+      assert.are.equal(1190, ledger.ledger[1].total + ledger.ledger[2].total)
+
+      -- the live service's pay is not idempotent ("participants being paid multiple times"):
+      -- a second pay, when meant (`again = true`), pays the batch again, and the ledger says so
+      assert.is_string(assert(batch:pay { again = true }))
+      local twice = assert(p.workspaces:balance(WORKSPACE))
+      assert.are.equal(before.available_balance - 2 * 1190, twice.available_balance)
+      assert.are.same({ 1000, 2536, 425, 425 }, assert(sub:refresh()).bonus_payments)
+      ledger = env.control("GET", "ledger")
+      assert.are.equal(4, ledger.count)
+      assert.are.equal(batch.id, ledger.ledger[4].batch_id)
+      assert.matches("paid again: payment 2 of this batch", ledger.ledger[4].note, 1, true)
       local _, nf = p.bonuses:pay(NOBODY)
       assert.are.equal(404, nf.status)
     end)
@@ -146,6 +162,18 @@ describe("Prolific money", function()
       assert.are.equal(404, err2.status)
       local _, err3 = p.bonuses:setup { study = NOBODY, bonuses = { { SEED_PID, 1 } }, max_bonus = false }
       assert.are.equal(400, err3.status)
+    end)
+
+    it("refuses to publish from a workspace without the funds (402)", function()
+      env.reset()
+      local ws = assert(p.workspaces:create { title = "Empty wallet" })
+      local pr = assert(ws:create_project { title = "Broke" })
+      local st = assert(pr:create_study(study_fields()))
+      local _, perr = st:publish()
+      assert.are.equal(402, perr.status)
+      assert.matches("Insufficient funds: publishing this study %(5 places%) needs 700", perr.message)
+      assert.are.equal("UNPUBLISHED", assert(st:refresh()).status)
+      assert.are.equal(0, assert(ws:balance()).available_balance)
     end)
 
     it("refuses to pay what the workspace cannot cover (402)", function()

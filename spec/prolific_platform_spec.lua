@@ -89,7 +89,8 @@ describe("Prolific platform resources", function()
 
     it("schedules and cancels; deletes an unpublished collection", function()
       env.control("POST", "seed", {
-        workspaces = { { id = WS, title = "Lab" } },
+        -- scheduling reserves the cost of the places: the workspace has the money
+        workspaces = { { id = WS, title = "Lab", balance = 100000, available_balance = 100000 } },
         projects = { { id = P1, title = "One", workspace = WS } },
         studies = { study(D1, P1, "UNPUBLISHED") },
       })
@@ -109,7 +110,8 @@ describe("Prolific platform resources", function()
 
     it("refuses a non-draft study and a study of another project (400 with detail)", function()
       env.control("POST", "seed", {
-        workspaces = { { id = WS, title = "Lab" } },
+        -- scheduling reserves the cost of the places: the workspace has the money
+        workspaces = { { id = WS, title = "Lab", balance = 100000, available_balance = 100000 } },
         projects = { { id = P1, title = "One", workspace = WS }, { id = P2, title = "Two", workspace = WS } },
         studies = { study(D1, P1, "UNPUBLISHED"), study(D3, P2, "UNPUBLISHED"), study(A1, P1, "ACTIVE") },
       })

@@ -5,7 +5,7 @@ local M = {}
 --- The first ```lua block under the heading `## <title>` of the file at `path`.
 function M.block(path, title)
   local f = assert(io.open(path, "rb"))
-  local text = f:read("a")
+  local text = f:read("*a")
   f:close()
   local start = text:find("\n## " .. title .. "\n", 1, true)
   assert(start, path .. ": no section '" .. title .. "'")
@@ -37,7 +37,7 @@ function M.run(code, subs)
     for i = 1, t.n do t[i] = tostring(t[i]) end
     printed[#printed + 1] = table.concat(t, "\t")
   end }, { __index = _G })
-  local fn = assert(load(code, "=(docs example)", "t", env))
+  local fn = assert(require("cohort.compat").load(code, "=(docs example)", "t", env))
   fn()
   return printed, expected
 end

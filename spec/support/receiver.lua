@@ -50,7 +50,7 @@ function Receiver:requests()
   for i = 1, 100000 do
     local f = io.open(("%s/%06d.http"):format(self.dir, i), "rb")
     if not f then break end
-    out[i] = parse(f:read("a"))
+    out[i] = parse(f:read("*a"))
     f:close()
   end
   return out

@@ -45,18 +45,24 @@
 -- every time they record (`clock:iso()` gives Prolific's ISO 8601 form), and schedule with the
 -- keys below; `POST /__sandbox/clock/advance {"seconds": N}` calls `advance(N)` and answers
 -- what ran; `GET /__sandbox/clock` answers `c:state()` and `c:pending()`. `POST
--- /__sandbox/reset` calls `c:clear()`: the pending events go with the state they belonged
--- to, and the time stays where it is (it never goes backwards).
+-- /__sandbox/reset` calls `c:reset()`: the pending events go with the state they belonged
+-- to, and the time goes back to where the clock started (the one time it goes backwards: a
+-- reset sandbox is as if it had just started); `POST /__sandbox/seed` calls `c:clear()` (a new
+-- state, the time stays). When nothing is due, `due()` costs one look at the schedule's top and
+-- one read of the real-time source.
 --
 -- Keys the wiring uses (one pending event per key; `clock.key(kind, id)` builds them):
 --
 --   key                         when                                 what it does
 --   publish:<study id>          the study's `publish_at`             SCHEDULED → ACTIVE
 --   publish:<collection id>     the collection's `publish_at`        publishes its studies
---   max_time:<submission id>    start + `maximum_allowed_time` min   ACTIVE → TIMED-OUT, place
---                                                                    and money released
+--   max_time:<submission id>    start + `maximum_allowed_time` min   RESERVED or ACTIVE →
+--                                                                    TIMED-OUT, the place freed
 --   auto_approve:<submission>   AWAITING REVIEW + 21 days            APPROVED, reward paid
 --   delivery:<event id>         the webhook retry schedule           (cohort.sandbox.deliveries)
+--   sim:<submission id>         a simulated participant's next step  RESERVED → ACTIVE → outcome
+--
+-- (cohort.sandbox.lifecycle is where the sandbox schedules and runs them.)
 --
 -- The review window: "Submissions that are awaiting review are automatically approved after 21
 -- days" (Prolific's OpenAPI file, tag Submissions, "Submissions guide": "Approve") —
@@ -140,6 +146,7 @@ function M.new(opts)
   return setmetatable({
     rate = rate,               -- nil when stepped
     source = source,
+    start = opts.start,        -- as given (nil: the real time at creation), for reset()
     base_sandbox = start + 0.0, -- sandbox time at base_real
     base_real = real,
     last = start + 0.0,        -- now() never goes below this
@@ -313,6 +320,21 @@ function Clock:clear()
   return n
 end
 
+--- Start over: drop every pending event and put the time back where the clock started — the
+-- `start` it was made with, or, when none was given, the real time now (a reset sandbox is as
+-- if the server had just started). The one way time goes backwards: the state the earlier
+-- times belonged to is gone with the events. The rate stays.
+-- @treturn integer how many events were pending
+function Clock:reset()
+  if self.running then error("cohort.sandbox.clock: reset(): not from inside a scheduled event", 2) end
+  local n = self:clear()
+  local real = self.source()
+  local t = self.start
+  if t == nil then t = real end
+  self.base_sandbox, self.base_real, self.last, self.virtual = t + 0.0, real, t + 0.0, nil
+  return n
+end
+
 --- The time of the next pending event, or nil when none is.
 -- @treturn number|nil
 function Clock:next_time()
@@ -338,8 +360,14 @@ end
 -- @tparam[opt] number upto sandbox seconds; defaults to now, and is never later than now
 -- @treturn integer how many events ran
 -- @treturn table the errors raised by events: array of `{key =, t =, message =}`
+local NONE = setmetatable({}, { __newindex = function() error("read-only", 2) end })
+
 function Clock:due(upto)
-  if self.running then return 0, {} end
+  if self.running then return 0, NONE end
+  -- the common case, on every request and tick: nothing is due (one look at the heap's top)
+  local top = self.heap[1]
+  if top == nil then return 0, NONE end
+  if top.live and upto == nil and top.t > self:now() then return 0, NONE end
   local limit = self:now()
   if upto ~= nil then
     if type(upto) ~= "number" or upto ~= upto then

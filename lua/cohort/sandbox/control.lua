@@ -154,9 +154,10 @@ M.routes = {
       ctx.app.faults = require("cohort.sandbox.faults").new(ctx.app.fault_seed)
       return ok_json() -- (POST /__sandbox/reset brings back the rules given by --fault)
     end },
-  -- the webhook deliveries the sandbox would have sent, signed (see prolific_hooks.sign_delivery)
+  -- every webhook request the sandbox made, as it went out (headers, exact body)
   { "GET", "hooks/deliveries", function(ctx)
-      return util.json(200, { deliveries = util.array(ctx.app.deliveries or {}) })
+      return util.json(200, { deliveries = util.array(ctx.app.delivery:requests {
+        subscription = ctx.query.subscription }) })
     end },
   -- POST latency {"ms": N}: every platform route answers N ms late (0 turns it off)
   { "POST", "latency", function(ctx)
@@ -192,11 +193,111 @@ M.routes = {
   { "POST", "studies/{id}/simulate", function(ctx, p)
       return require("cohort.sandbox.prolific_studies").simulate(ctx, p)
     end },
+  -- every movement of money: ?kind=reserve|reward|release|bonus|screen-out, ?study=, ?workspace=;
+  -- and each workspace's balances and each study's reserve now
   { "GET", "ledger", function(ctx)
-      local ledger = ctx.app.state.ledger or {}
-      return util.json(200, { ledger = util.array(util.deepcopy(ledger)), count = #ledger })
+      local q = ctx.query
+      local out = {}
+      for _, e in ipairs(ctx.app.state.ledger or {}) do
+        if (q.kind == nil or e.kind == q.kind) and (q.study == nil or e.study_id == q.study)
+            and (q.workspace == nil or e.workspace_id == q.workspace) then
+          out[#out + 1] = util.deepcopy(e)
+        end
+      end
+      local workspaces, reserves = {}, {}
+      local money = require "cohort.sandbox.prolific_money"
+      for _, w in ipairs(ctx.app.state.workspaces or {}) do
+        workspaces[#workspaces + 1] = { id = w.id, total_balance = w.balance,
+          available_balance = w.available_balance,
+          reserved = (tonumber(w.balance) or 0) - (tonumber(w.available_balance) or 0) }
+      end
+      for _, st in ipairs(ctx.app.state.studies or {}) do
+        if (tonumber(st._reserve) or 0) > 0 then
+          reserves[#reserves + 1] = { study_id = st.id, status = st.status, reserve = st._reserve,
+            workspace_id = (money.workspace_of(ctx.app.state, st) or {}).id }
+        end
+      end
+      return util.json(200, { ledger = util.array(out), count = #out,
+        workspaces = util.array(workspaces), reserves = util.array(reserves) })
     end },
 }
+
+-- The sandbox clock (cohort.sandbox.clock) ------------------------------------------------------
+
+local function clock_view(app, limit)
+  local c = app.clock
+  local out = c:state()
+  local list = c:pending()
+  limit = math.tointeger(tonumber(limit)) or 1000
+  for i = #list, math.max(limit, 0) + 1, -1 do list[i] = nil end
+  out.pending_events = util.array(list)
+  out.start = c.start and require("cohort.sandbox.clock").iso(c.start) or util.null
+  local errs = {}
+  for i, e in ipairs(c.errors) do errs[i] = { key = e.key, at = require("cohort.sandbox.clock").iso(e.t), message = e.message } end
+  out.errors = util.array(errs)
+  return out
+end
+
+-- GET clock[?limit=N]: {now, at, rate, stepped, pending, next, next_at, start, pending_events =
+-- [{key, t, at}] (the first N to run, default 1000), errors}
+M.routes[#M.routes + 1] = { "GET", "clock", function(ctx)
+  return util.json(200, clock_view(ctx.app, ctx.query.limit))
+end }
+
+-- POST clock/advance {"seconds": N} or {"to": "<ISO time>"}: time moves forward and what falls
+-- due on the way happens, in time order; answers {ran, errors, clock}
+M.routes[#M.routes + 1] = { "POST", "clock/advance", function(ctx)
+  local b, err = body_json(ctx)
+  if not b then return bad(err) end
+  local c = ctx.app.clock
+  local seconds
+  if b.to ~= nil then
+    local t, why = require("cohort.sandbox.clock").parse_iso(b.to)
+    if not t then return bad({ to = { "Not an ISO 8601 time: " .. tostring(why) } }) end
+    seconds = math.max(0, t - c:now())
+  else
+    seconds = b.seconds
+    if type(seconds) ~= "number" or seconds ~= seconds or seconds < 0 or seconds > 100 * 365 * 86400 then
+      return bad({ seconds = { "A number of seconds from 0 to 100 years is required." } })
+    end
+  end
+  for k in pairs(b) do
+    if k ~= "seconds" and k ~= "to" then return bad({ [k] = { "Unknown field." } }) end
+  end
+  local ran, errs = c:advance(seconds)
+  require("cohort.sandbox.lifecycle").sync(ctx.app)
+  local list = {}
+  for i, e in ipairs(errs) do list[i] = { key = e.key, message = e.message } end
+  return util.json(200, { ran = ran, errors = util.array(list), clock = clock_view(ctx.app) })
+end }
+
+-- POST clock/rate {"rate": N | "stepped"}: the rate changes, the time stays
+M.routes[#M.routes + 1] = { "POST", "clock/rate", function(ctx)
+  local b, err = body_json(ctx)
+  if not b then return bad(err) end
+  local r = b.rate
+  local max = require("cohort.sandbox.clock").MAX_RATE
+  if r ~= "stepped" and (type(r) ~= "number" or r ~= r or r <= 0 or r > max) then
+    return bad({ rate = { ('A positive number (at most %d) or "stepped" is required.'):format(max) } })
+  end
+  ctx.app.clock:set_rate(r)
+  return util.json(200, clock_view(ctx.app))
+end }
+
+-- GET deliveries[?subscription=&status=&resource_id=]: every webhook event with every attempt
+-- (due and sent times, status, error, duration; never a secret), and the counts
+M.routes[#M.routes + 1] = { "GET", "deliveries", function(ctx)
+  local q = ctx.query
+  local status = q.status
+  if status ~= nil and not require("cohort.sandbox.deliveries").STATUSES[status] then
+    return bad({ status = { "One of PENDING, SUCCEEDED, FAILED." } })
+  end
+  local d = ctx.app.delivery
+  local list = d:log { subscription = q.subscription, status = status, resource_id = q.resource_id }
+  for _, ev in ipairs(list) do ev.payload = ev.payload or util.null end
+  return util.json(200, { deliveries = util.array(list), count = #list, stats = d:stats(),
+    disabled = util.array(d:disabled()) })
+end }
 
 -- ctx.segs starts with "__sandbox".
 function M.handle(ctx)

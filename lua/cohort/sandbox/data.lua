@@ -66,11 +66,10 @@ function M.new_id(state)
   return hexid("6a5bd0c5", state.id_seq)
 end
 
---- Prolific's ISO 8601 form of a Unix time (UTC, microseconds).
+--- Prolific's ISO 8601 form of a Unix time (UTC, microseconds): the sandbox clock's form, so
+-- that a time written twice reads the same.
 function M.iso_time(t)
-  local secs = math.floor(t)
-  local micros = math.floor((t - secs) * 1e6)
-  return os.date("!%Y-%m-%dT%H:%M:%S", secs) .. string.format(".%06dZ", micros)
+  return require("cohort.sandbox.clock").iso(t)
 end
 
 --- Unix time of an ISO 8601 date-time ("2024-05-01T10:00:00Z", with optional fraction and

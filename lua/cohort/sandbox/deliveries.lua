@@ -53,21 +53,26 @@
 --
 -- **Target URLs.** The live service demands a public `https://` URL (not localhost); the
 -- sandbox sends to any `http://` or `https://` URL, loopback included, so a receiver on the
--- researcher's machine can be rehearsed. TLS is verified (`ca_file` for a local CA).
+-- researcher's machine can be rehearsed. TLS is verified (`ca_file` for a local CA). A `sink`
+-- names URLs that are never contacted: their attempts are signed and logged (`sent = false`,
+-- `note` the reason) and SUCCEEDED — the server's wiring sinks the documentation domains of
+-- RFC 2606 (example.com, example.net, example.org, *.example), which the docs' examples use and
+-- where no researcher's receiver can be.
 --
--- **Wiring (the server).** The application makes one engine next to its clock:
--- `app.delivery = deliveries.new{ clock = app.clock, core = core, seed = <--seed>,
--- secret = function(sub) <hooks/secrets value of sub.workspace_id> end, new_id = H.id }`
--- (not `app.deliveries`: that name is today's array of unsent, signed deliveries, which the
--- engine replaces; and not `sub.hook_secret`, which is the X-Hook-Secret confirmation token,
--- not the signing secret). `prolific_hooks.record_event` calls `app.delivery:enqueue(sub,
--- event_type, payload)` for every enabled subscription of the type; `app:tick(now)` calls
--- `app.clock:due()` then `app.delivery:pump()`. `GET /hooks/subscriptions/{id}/events/` pages
--- `d:events(id, {status = <set>, resource_id = r})`; `GET /__sandbox/hooks/deliveries` answers
--- `d:log{...}`; deleting a subscription calls `d:drop(id)`; `POST /__sandbox/reset` calls
--- `d:close()` and makes a new engine. The subscription tables given to `enqueue` are kept by
--- reference (their `is_enabled` is read before each attempt), so a new engine goes with a new
--- state.
+-- **Wiring (the server).** cohort.sandbox.server makes one engine next to its clock
+-- (`App:new_delivery`): `deliveries.new{ clock = app.clock, secret = function(sub)
+-- <hooks/secrets value of sub.workspace_id> end, new_id = <a 24-hex id of the state>, sink =
+-- <the documentation domains> }` — the signing secret, not `sub.hook_secret` (the X-Hook-Secret
+-- confirmation token). `prolific_hooks.record_event` calls `app.delivery:enqueue(sub,
+-- event_type, payload)` for every confirmed, enabled subscription of the type in the
+-- resource's workspace; `app:handle` pumps once after the request (the first attempt starts
+-- while the event's request is answered) and `app:tick(now)` calls `app.clock:due()` then
+-- `app.delivery:pump()`. `GET /hooks/subscriptions/{id}/events/` pages `d:events(id, {status =
+-- <set>, resource_id = r})`; `GET /__sandbox/deliveries` answers `d:log{...}` and `GET
+-- /__sandbox/hooks/deliveries` `d:requests{...}`; deleting a subscription calls `d:drop(id)`;
+-- `POST /__sandbox/reset` and `/seed` call `d:close()` and make a new engine. The subscription
+-- tables given to `enqueue` are kept by reference (their `is_enabled` is read before each
+-- attempt), so a new engine goes with a new state.
 -- @module cohort.sandbox.deliveries
 local util = require "cohort.sandbox.util"
 local clockmod = require "cohort.sandbox.clock"
@@ -134,7 +139,7 @@ local function positive(opts, name, where, integer)
 end
 
 local KNOWN = { clock = true, core = true, secret = true, on_disable = true, wall = true,
-  new_id = true, user_agent = true, ca_file = true }
+  new_id = true, user_agent = true, ca_file = true, sink = true }
 for k in pairs(M.DEFAULTS) do KNOWN[k] = true end
 
 --- A new delivery engine.
@@ -143,8 +148,10 @@ for k in pairs(M.DEFAULTS) do KNOWN[k] = true end
 --   time; default `sub.secret`), `on_disable` (function(sub, why); default sets
 --   `sub.is_enabled = false`), `new_id` (function() → a new event id; default 24 hex digits
 --   from `seed` and a counter), `wall` (function() → wall-clock Unix seconds for
---   `X-Prolific-Request-Timestamp`; default `os.time`), `user_agent`, `ca_file`, and the
---   figures of `deliveries.DEFAULTS`
+--   `X-Prolific-Request-Timestamp`; default `os.time`), `sink` (function(url) → a reason, or
+--   nil: an attempt to a URL it names is signed and logged but not sent, and SUCCEEDED — the
+--   wiring's documentation domains), `user_agent`, `ca_file`, and the figures of
+--   `deliveries.DEFAULTS`
 -- @treturn Engine
 function M.new(opts)
   if type(opts) ~= "table" then error("cohort.sandbox.deliveries.new(): options must be a table", 2) end
@@ -157,7 +164,7 @@ function M.new(opts)
   if type(c) ~= "table" or type(c.now) ~= "function" or type(c.at) ~= "function" then
     error("cohort.sandbox.deliveries.new(): clock must be a cohort.sandbox.clock", 2)
   end
-  for _, f in ipairs { "secret", "on_disable", "new_id", "wall" } do
+  for _, f in ipairs { "secret", "on_disable", "new_id", "wall", "sink" } do
     if opts[f] ~= nil and type(opts[f]) ~= "function" then
       error(("cohort.sandbox.deliveries.new(): %s must be a function"):format(f), 2)
     end
@@ -178,6 +185,7 @@ function M.new(opts)
     secret_of = opts.secret or function(sub) return sub.secret end,
     on_disable = opts.on_disable or function(sub) sub.is_enabled = false end,
     wall = opts.wall or os.time,
+    sink = opts.sink,
     user_agent = opts.user_agent or ("cohort-sandbox/%s (webhook delivery)"):format(
       tostring(core.version or "0")),
     seq = 0, by_id = {}, by_sub = {}, order = {},   -- order: every kept event, oldest first
@@ -434,6 +442,12 @@ local function send(self, ev)
     ["X-Prolific-Request-Signature"] = self.core.base64(self.core.hmac_sha256(secret, ts .. ev.body)),
   }
   attempt.timestamp = ts
+  attempt.headers = headers -- what went out (the signature is not the secret)
+  local sink = self.sink and self.sink(ev.target_url)
+  if sink then
+    attempt.sent, attempt.note, attempt.duration_ms = false, tostring(sink), 0
+    return succeeded(self, ev)
+  end
   local origin = ev.target_url:match("^(https?://[^/?#]+)")
   local ok, rid = pcall(self.session.submit, self.session, { method = "POST", base = origin,
     url = ev.target_url, body = ev.body, headers = headers, timeout = self.timeout })
@@ -442,7 +456,7 @@ local function send(self, ev)
     attempt.duration_ms = 0
     return failed(self, ev, attempt)
   end
-  attempt.pending = true
+  attempt.pending, attempt.sent = true, true
   ev.in_flight = true
   self.in_flight[rid] = { ev = ev, attempt = attempt, t0 = self.core.monotime() }
   self.n_in_flight = self.n_in_flight + 1
@@ -518,7 +532,7 @@ local function view(ev)
   for i, a in ipairs(ev.attempts) do
     attempts[i] = { n = a.n, due = a.due, due_at = clockmod.iso(a.due), time = a.time,
       at = clockmod.iso(a.time), timestamp = a.timestamp, status = a.status, error = a.error,
-      duration_ms = a.duration_ms, pending = a.pending }
+      duration_ms = a.duration_ms, pending = a.pending, sent = a.sent, note = a.note }
   end
   return {
     id = ev.id, subscription_id = ev.subscription_id, event_type = ev.event_type,
@@ -593,6 +607,31 @@ function Engine:log(filter)
   for _, ev in ipairs(list) do
     if (not want or want[ev.status]) and (filter.resource_id == nil or ev.resource_id == filter.resource_id) then
       out[#out + 1] = view(ev)
+    end
+  end
+  return out
+end
+
+--- Every attempt made, oldest first, as the request that went out: `{event_id, n,
+-- subscription_id, event_type, target_url, time, at, headers, body, status, error, sent,
+-- note}` — `headers` as sent (signature and timestamp, never the secret), `body` the exact
+-- bytes. For `GET /__sandbox/hooks/deliveries`.
+-- @tparam[opt] table filter `subscription` (id)
+-- @treturn table array
+function Engine:requests(filter)
+  filter = filter or {}
+  local out = {}
+  local list = filter.subscription and (self.by_sub[filter.subscription] or {}) or self.order
+  for _, ev in ipairs(list) do
+    for _, a in ipairs(ev.attempts) do
+      if a.headers then
+        local h = {}
+        for k, v in pairs(a.headers) do h[k] = v end
+        out[#out + 1] = { event_id = ev.id, n = a.n, subscription_id = ev.subscription_id,
+          event_type = ev.event_type, target_url = ev.target_url, time = a.time,
+          at = clockmod.iso(a.time), headers = h, body = ev.body, status = a.status,
+          error = a.error, sent = a.sent, note = a.note }
+      end
     end
   end
   return out

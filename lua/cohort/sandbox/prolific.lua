@@ -151,44 +151,58 @@ end
 -- Simulated participants -----------------------------------------------------------------------
 
 -- Submissions made by POST /__sandbox/studies/{id}/simulate carry `sim` = { arrive, active_at,
--- end_at (Unix seconds), outcome ("AWAITING REVIEW" | "RETURNED" | "TIMED-OUT"), time_taken,
--- failed_check, survey_id }. Their status is computed from the clock whenever submissions or
--- studies are read (no threads): RESERVED until active_at, ACTIVE until end_at, then the outcome.
--- Once the researcher changes a simulated submission (e.g. screens it out) the simulation
--- leaves it alone. Other families may call M.advance(app, now) before reading submissions.
-function M.advance(app, now)
-  now = now or os.time()
-  local state = app.state
-  for _, s in ipairs(state.submissions or {}) do
-    local sim = s.sim
-    if type(sim) == "table" and not sim.done then
-      if sim.last ~= nil and s.status ~= sim.last then
-        sim.done = true
-      elseif now >= sim.end_at then
-        s.status = sim.outcome
-        sim.last, sim.done = s.status, true
-        if sim.outcome == "AWAITING REVIEW" then
-          s.completed_at = require("cohort.sandbox.data").iso_time(sim.end_at)
-          s.study_code = sim.code or null
-          s.time_taken = sim.time_taken
-          if sim.survey_id then
-            local ok, surveys = pcall(require, "cohort.sandbox.prolific_surveys")
-            local fn = ok and type(surveys) == "table" and surveys.simulate_response or nil
-            if type(fn) == "function" then
-              pcall(fn, app, sim.survey_id, s.participant_id, s.id, sim.failed_check)
-            end
-          end
-        else
-          s.time_taken = null
-        end
-      elseif now >= sim.active_at then
-        s.status = "ACTIVE"
-        sim.last = s.status
-      else
-        s.status = "RESERVED"
-        sim.last = s.status
+-- end_at (sandbox Unix seconds), outcome ("AWAITING REVIEW" | "RETURNED" | "TIMED-OUT"),
+-- time_taken, failed_check, survey_id }: RESERVED until active_at, ACTIVE until end_at, then
+-- the outcome. Each step is an event on the sandbox clock (cohort.sandbox.lifecycle.sync puts
+-- new ones there), and reading submissions also brings them up to date. Once the researcher
+-- changes a simulated submission (e.g. screens it out) the simulation leaves it alone. Every
+-- change goes through cohort.sandbox.lifecycle.submission_status (money, webhooks, time-outs).
+
+--- Bring one simulated submission up to sandbox time `now`; returns the time of its next step,
+-- or nil when it has none left.
+function M.advance_submission(app, s, now)
+  local sim = s.sim
+  if type(sim) ~= "table" or sim.done then return nil end
+  local lifecycle = require "cohort.sandbox.lifecycle"
+  if sim.last ~= nil and s.status ~= sim.last then
+    sim.done = true
+    return nil
+  end
+  if now >= sim.active_at and s.status == "RESERVED" then
+    lifecycle.submission_status(app, s, "ACTIVE", { t = sim.active_at })
+    sim.last = s.status
+  end
+  if now >= sim.end_at then
+    if sim.outcome == "AWAITING REVIEW" then
+      s.completed_at = require("cohort.sandbox.data").iso_time(sim.end_at)
+      s.study_code = sim.code or null
+      s.time_taken = sim.time_taken
+    else
+      s.time_taken = null
+    end
+    sim.done = true
+    if s.status == "ACTIVE" or s.status == "RESERVED" then
+      lifecycle.submission_status(app, s, sim.outcome, { t = sim.end_at })
+    end
+    sim.last = s.status
+    if sim.outcome == "AWAITING REVIEW" and sim.survey_id then
+      local ok, surveys = pcall(require, "cohort.sandbox.prolific_surveys")
+      local fn = ok and type(surveys) == "table" and surveys.simulate_response or nil
+      if type(fn) == "function" then
+        pcall(fn, app, sim.survey_id, s.participant_id, s.id, sim.failed_check)
       end
     end
+    return nil
+  end
+  sim.last = s.status
+  return now >= sim.active_at and sim.end_at or sim.active_at
+end
+
+--- Bring every simulated submission up to sandbox time `now` (default: the clock's now).
+function M.advance(app, now)
+  now = now or (app.clock and app.clock:now()) or os.time()
+  for _, s in ipairs(app.state.submissions or {}) do
+    if type(s.sim) == "table" and not s.sim.done then M.advance_submission(app, s, now) end
   end
 end
 
@@ -230,12 +244,17 @@ function M.body_json(ctx)
   return ctx.body or {}
 end
 
+local function now_iso(ctx)
+  return require("cohort.sandbox.data").iso_time(ctx.req.time or os.time())
+end
+
 local function transition(ctx, p)
   local s, status, headers, body = get_submission(ctx, p.id)
   if not s then return status, headers, body end
   local b = ctx.body
   local action = b.action -- APPROVE, REJECT or COMPLETE (the schema's enum)
-  local now = os.date("!%Y-%m-%dT%H:%M:%S.000000Z")
+  local lifecycle = require "cohort.sandbox.lifecycle"
+  local new
   if action == "APPROVE" or action == "REJECT" then
     if s.status ~= "AWAITING REVIEW" then
       return util.prolific_error(400, string.format(
@@ -251,29 +270,36 @@ local function transition(ctx, p)
         fields.rejection_category = { "This field is required when rejecting." }
       end
       if next(fields) then return util.prolific_error(400, fields) end
-      s.status = "REJECTED"
-      s.rejection_category = b.rejection_category
+      new = "REJECTED"
     else
-      s.status = "APPROVED"
+      new = "APPROVED"
     end
   else -- COMPLETE
     if s.status ~= "ACTIVE" then
       return util.prolific_error(400, string.format(
         "Cannot complete a submission with status %s; it must be ACTIVE.", s.status), nil, 140001)
     end
-    s.status = "AWAITING REVIEW"
-    s.completed_at = now
+    new = "AWAITING REVIEW"
   end
-  M.submission_event(ctx.app, s)
+  local before = { s.completed_at, s.rejection_category }
+  if new == "REJECTED" then s.rejection_category = b.rejection_category end
+  if new == "AWAITING REVIEW" then s.completed_at = now_iso(ctx) end
+  local ok, e1, e2, e3 = lifecycle.submission_status(ctx.app, s, new)
+  if not ok then -- the reward cannot be paid (402): nothing changed
+    s.completed_at, s.rejection_category = before[1], before[2]
+    return e1, e2, e3
+  end
   return util.answer(200, M.submission_detail(s))
 end
 
--- Tell the webhook subscriptions about a submission's new status.
-function M.submission_event(app, s)
+-- Tell the webhook subscriptions of the study's workspace about a submission's new status.
+function M.submission_event(app, s, st)
   local hooks = require "cohort.sandbox.prolific_hooks"
+  st = st or find(app.state.studies, s.study_id)
+  local ws = require("cohort.sandbox.prolific_money").workspace_of(app.state, st)
   hooks.record_event(app, "submission.status.change", s.id, {
     resource_id = s.id, event_type = "submission.status.change",
-    participant_id = s.participant_id, status = s.status, study_id = s.study_id })
+    participant_id = s.participant_id, status = s.status, study_id = s.study_id }, ws)
 end
 
 local function is_hex_id(v)
@@ -340,9 +366,6 @@ function M.check_participants(state, ids, field)
   return fields
 end
 
-local function now_iso(ctx)
-  return require("cohort.sandbox.data").iso_time(ctx.req.time or os.time())
-end
 
 local function request_return(ctx, p)
   local s, status, headers, body = get_submission(ctx, p.id)
@@ -425,10 +448,12 @@ local function bulk_approve(ctx)
     return util.prolific_error(400, "Only submissions AWAITING REVIEW can be approved: "
       .. table.concat(wrong, ", "), nil, 140001)
   end
-  for _, s in ipairs(targets) do
-    s.status = "APPROVED"
-    M.submission_event(ctx.app, s)
-  end
+  -- every reward is paid, or none (402 when the money is not there)
+  local money = require "cohort.sandbox.prolific_money"
+  local okm, m1, m2, m3 = money.check_rewards(ctx.app, targets)
+  if not okm then return m1, m2, m3 end
+  local lifecycle = require "cohort.sandbox.lifecycle"
+  for _, s in ipairs(targets) do lifecycle.submission_status(ctx.app, s, "APPROVED") end
   return util.answer(200, "The request to bulk approve has been made successfully.")
 end
 
@@ -537,7 +562,8 @@ local function screen_out(ctx, p)
   end
   local ok, r1, r2, r3 = money.charge(ctx, st, entries, "screen-out")
   if not ok then return r1, r2, r3 end
-  for _, s in ipairs(targets) do s.status = "SCREENED OUT" end
+  local lifecycle = require "cohort.sandbox.lifecycle"
+  for _, s in ipairs(targets) do lifecycle.submission_status(ctx.app, s, "SCREENED OUT") end
   if b.increase_places then
     st.total_available_places = (st.total_available_places or 0) + #targets
   end

@@ -8,8 +8,11 @@
 -- is in another collection moves it; only an UNPUBLISHED collection can be updated or deleted.
 -- Transitions: UNPUBLISHED --PUBLISH--> ACTIVE (every study is published: ACTIVE, published_at),
 -- UNPUBLISHED --SCHEDULE_PUBLISH{publish_at}--> SCHEDULED (studies SCHEDULED with publish_at),
--- SCHEDULED --CANCEL_PUBLISH--> UNPUBLISHED (studies back to UNPUBLISHED). A scheduled
--- collection is not published by the clock in the sandbox.
+-- SCHEDULED --CANCEL_PUBLISH--> UNPUBLISHED (studies back to UNPUBLISHED). Publishing or
+-- scheduling reserves the cost of every place of every study (all or nothing: 402 when the
+-- available balance is short); cancelling gives it back. A SCHEDULED collection is published by
+-- its event on the sandbox clock (`publish:<collection id>`) at its publish_at, which may name
+-- the zones UTC, GMT or Europe/London (cohort.sandbox.lifecycle.parse_publish_at).
 -- Costs (`estimated_cost`, `total_cost`) are display strings in major units with the currency
 -- sign: Σ reward × places of the studies, plus the service fee and VAT of cohort.sandbox.prolific_money.
 local util = require "cohort.sandbox.util"
@@ -177,7 +180,9 @@ local function transition(ctx, p)
       c.status), nil, 140001)
   end
   local state = ctx.app.state
-  local now = H.now(ctx.app)
+  local lifecycle = require "cohort.sandbox.lifecycle"
+  local now_t = ctx.app.clock and ctx.app.clock:now() or os.time()
+  local at_t
   if b.action == "SCHEDULE_PUBLISH" then
     local at = b.publish_at or c.publish_at
     if not valid_time(at) then
@@ -185,7 +190,10 @@ local function transition(ctx, p)
         and "Set publish_at on the collection or give it with SCHEDULE_PUBLISH."
         or "Datetime has wrong format. Use e.g. 2050-02-28T13:45:00 Europe/London." } })
     end
-    if at:sub(1, 16):gsub(" ", "T") <= now:sub(1, 16) then
+    local why
+    at_t, why = lifecycle.parse_publish_at(at)
+    if not at_t then return util.prolific_error(400, { publish_at = { why } }) end
+    if at_t <= now_t then
       return util.prolific_error(400, { publish_at = { "The publish time must be in the future." } })
     end
     c.publish_at = at
@@ -204,31 +212,68 @@ local function transition(ctx, p)
       end
     end
   end
+  if b.action ~= "CANCEL_PUBLISH" then
+    -- the money of every study's places, all or nothing
+    local money = require "cohort.sandbox.prolific_money"
+    local need, ws = 0, nil
+    for _, sid in ipairs(c.study_ids) do
+      local st = H.find(state.studies or {}, sid)
+      local _, _, _, due = money.study_cost(state, st, tonumber(st.total_available_places) or 0)
+      need = need + due
+      ws = ws or money.workspace_of(state, st)
+    end
+    local avail = ws and (tonumber(ws.available_balance) or tonumber(ws.balance) or 0) or 0
+    if need > avail then
+      return money.insufficient(("publishing this collection (%d studies)"):format(#c.study_ids),
+        need, avail)
+    end
+    for _, sid in ipairs(c.study_ids) do
+      local st = H.find(state.studies or {}, sid)
+      money.reserve(ctx.app, st, tonumber(st.total_available_places) or 0,
+        ("%s with study collection %s"):format(b.action == "PUBLISH" and "published"
+          or "scheduled to publish", c.id))
+    end
+  end
+  local extra = { study_collection_id = c.id }
   for _, sid in ipairs(c.study_ids) do
     local st = H.find(state.studies or {}, sid)
     if st then
       if b.action == "PUBLISH" then
-        st.status, st.published_at = "ACTIVE", now
+        lifecycle.publish_study(ctx.app, st, now_t, extra)
       elseif b.action == "SCHEDULE_PUBLISH" then
-        st.status, st.publish_at = "SCHEDULED", c.publish_at
+        st.publish_at = c.publish_at
+        lifecycle.study_status(ctx.app, st, "SCHEDULED", extra)
       elseif st.status == "SCHEDULED" then
-        st.status, st.publish_at = "UNPUBLISHED", nil
+        st.publish_at = nil
+        lifecycle.study_status(ctx.app, st, "UNPUBLISHED", extra)
       end
     end
   end
   c.status = t.to
-  if b.action == "CANCEL_PUBLISH" then c.publish_at = nil end
-  local ok, hooks = pcall(require, "cohort.sandbox.prolific_hooks")
-  if ok and type(hooks) == "table" and type(hooks.record_event) == "function" then
-    for _, sid in ipairs(c.study_ids) do
-      local st = H.find(state.studies or {}, sid)
-      if st then
-        pcall(hooks.record_event, ctx.app, "study.status.change", sid,
-          { status = st.status, study_collection_id = c.id })
-      end
-    end
+  if b.action == "SCHEDULE_PUBLISH" then M.schedule(ctx.app, c, at_t) end
+  if b.action == "CANCEL_PUBLISH" then
+    c.publish_at = nil
+    lifecycle.unschedule(ctx.app, c.id)
   end
   return util.answer(200, detail_shape(state, c))
+end
+
+-- Put a SCHEDULED collection's publication on the sandbox clock at `at` (sandbox seconds):
+-- then its SCHEDULED studies are published (their money was reserved when it was scheduled)
+-- and the collection is ACTIVE.
+function M.schedule(app, c, at)
+  if not app.clock then return end
+  local lifecycle = require "cohort.sandbox.lifecycle"
+  app.clock:at(at, require("cohort.sandbox.clock").key("publish", c.id), function(when)
+    if c.status ~= "SCHEDULED" then return end
+    for _, sid in ipairs(c.study_ids) do
+      local st = H.find(app.state.studies or {}, sid)
+      if st and st.status == "SCHEDULED" then
+        lifecycle.publish_study(app, st, when, { study_collection_id = c.id })
+      end
+    end
+    c.status = "ACTIVE"
+  end)
 end
 
 M.routes = {

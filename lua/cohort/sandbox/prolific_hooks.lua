@@ -13,11 +13,14 @@
 -- unconfirmed subscription cannot be enabled by PATCH. Listing subscriptions defaults to
 -- is_enabled=true, as the spec says.
 --
--- Events: M.record_event(app, event_type, resource_id, payload) appends an event to every
--- enabled subscription of that type. The sandbox does not POST to target_url: an event is
--- logged with status SUCCEEDED and the payload that would have been sent. Study collections
--- record study.status.change when they publish, schedule or cancel their studies; other
--- families may call record_event (guarded) on their own changes.
+-- Events: M.record_event(app, event_type, resource_id, payload, workspace) hands the event to
+-- the delivery engine (app.delivery, cohort.sandbox.deliveries) for every confirmed, enabled
+-- subscription of that type in the workspace of the resource; the engine POSTs it to the
+-- target_url, signed with the workspace's secret (hook_secrets), retries it on Prolific's
+-- schedule on the sandbox clock, and keeps the log GET /hooks/subscriptions/{id}/events/ pages
+-- (PENDING, SUCCEEDED, FAILED). The sandbox raises submission.status.change (every status a
+-- submission takes) and study.status.change (every status a study takes, also through its
+-- collection and the clock); cohort.sandbox.lifecycle is where they come from.
 local util = require "cohort.sandbox.util"
 local surveys = require "cohort.sandbox.prolific_surveys"
 
@@ -63,48 +66,55 @@ local function get_sub(ctx, id)
   return s
 end
 
+-- An http:// or https:// URL (the live service takes only public https; the sandbox also
+-- delivers to loopback and plain http, so a receiver on the researcher's machine can be used).
 local function check_url(v)
-  return type(v) == "string" and v:match("^https?://[^/%s]+") ~= nil
+  return type(v) == "string" and v:match("^https?://[^/%s?#]+[^%s]*$") ~= nil
 end
 
--- Append an event to the log of every enabled subscription for `event_type`.
--- Returns how many subscriptions recorded it.
--- The delivery Prolific would POST to the target URL for an event, signed as Prolific signs it:
--- X-Prolific-Request-Signature = base64(HMAC-SHA256(workspace hook secret, timestamp .. body)),
--- X-Prolific-Request-Timestamp = Unix seconds, X-Event-ID stable across retries. Kept in
--- app.deliveries (GET /__sandbox/hooks/deliveries). Signing needs cohort.core; without it the
--- delivery is kept unsigned.
-function M.sign_delivery(app, sub, event)
-  local body = util.encode(event.payload)
-  local ts = tostring(os.time())
-  local headers = { ["Content-Type"] = "application/json", ["X-Event-ID"] = event.id,
-    ["X-Prolific-Request-Timestamp"] = ts }
-  local secret = H.find(secrets(app), sub.workspace_id, "workspace_id")
-  local ok, core = pcall(require, "cohort.core")
-  if ok and secret then
-    headers["X-Prolific-Request-Signature"] = core.base64(core.hmac_sha256(secret.value, ts .. body))
+--- The signing secret of a workspace (the value of its hook secret), or nil: what the delivery
+-- engine signs with (never the subscription's X-Hook-Secret, which only confirms it).
+function M.secret_of(app, workspace_id)
+  local s = H.find(secrets(app), workspace_id, "workspace_id")
+  return s and s.value or nil
+end
+
+-- The workspace of a study or a submission, by id (the events' callers usually know it).
+local function workspace_of_resource(app, id)
+  local money = require "cohort.sandbox.prolific_money"
+  local state = app.state
+  local st = H.find(state.studies or {}, id)
+  if not st then
+    local sub = H.find(state.submissions or {}, id)
+    st = sub and H.find(state.studies or {}, sub.study_id)
   end
-  app.deliveries = app.deliveries or {}
-  app.deliveries[#app.deliveries + 1] = { subscription_id = sub.id, target_url = sub.target_url,
-    event_type = event.event_type, headers = headers, body = body }
+  return st and money.workspace_of(state, st) or nil
 end
 
-function M.record_event(app, event_type, resource_id, payload)
+--- Raise an event: every confirmed, enabled subscription of `event_type` in the workspace gets
+-- it, to be delivered by app.delivery. `workspace` (a workspace table or id) is the resource's;
+-- found from `resource_id` (a study or a submission) when not given.
+-- @treturn integer how many subscriptions it was queued for
+function M.record_event(app, event_type, resource_id, payload, workspace)
+  local list = app.state.hook_subscriptions
+  if list == nil or #list == 0 or app.delivery == nil then return 0 end
   local n = 0
-  local now = H.now(app)
-  for _, s in ipairs(subs(app)) do
-    if s.is_enabled and s.event_type == event_type then
-      local p = {}
-      for k, v in pairs(type(payload) == "table" and payload or {}) do p[k] = v end
-      if p.resource_id == nil then p.resource_id = resource_id end
-      if p.event_type == nil then p.event_type = event_type end
-      s.events = s.events or {}
-      local event = { id = H.id(app), datetime_created = now, datetime_updated = now,
-        event_type = event_type, resource_id = resource_id, status = "SUCCEEDED",
-        target_url = s.target_url, payload = p }
-      s.events[#s.events + 1] = event
-      M.sign_delivery(app, s, event)
-      n = n + 1
+  local ws
+  for _, s in ipairs(list) do
+    if s.is_enabled and s.confirmed ~= false and s.event_type == event_type then
+      if ws == nil then
+        if type(workspace) == "table" then ws = workspace.id
+        elseif type(workspace) == "string" then ws = workspace
+        else ws = (workspace_of_resource(app, resource_id) or {}).id or false end
+      end
+      if ws == false or s.workspace_id == ws then
+        local p = {}
+        for k, v in pairs(type(payload) == "table" and payload or {}) do p[k] = v end
+        if p.resource_id == nil then p.resource_id = resource_id end
+        if p.event_type == nil then p.event_type = event_type end
+        app.delivery:enqueue(s, event_type, p)
+        n = n + 1
+      end
     end
   end
   return n
@@ -149,7 +159,7 @@ local function create_subscription(ctx)
   end
   local s = { id = H.id(app), event_type = b.event_type, target_url = b.target_url,
     is_enabled = false, workspace_id = b.workspace_id, hook_secret = token(app, 20),
-    confirmed = false, events = {} }
+    confirmed = false }
   table.insert(subs(app), s)
   local out = shape(s)
   out.results = util.array { shape(s) }
@@ -204,13 +214,8 @@ local function list_events(ctx, p)
       want[x] = true
     end
   end
-  local rid = ctx.params.resource_id
-  local items = {}
-  for _, ev in ipairs(s.events or {}) do
-    if (not want or want[ev.status]) and (rid == nil or ev.resource_id == rid) then
-      items[#items + 1] = ev
-    end
-  end
+  local items = ctx.app.delivery and ctx.app.delivery:events(s.id,
+    { status = want, resource_id = ctx.params.resource_id }) or {}
   return H.paginate_offset(ctx, items)
 end
 
@@ -257,6 +262,7 @@ M.routes = {
       if not s then return table.unpack(e) end
       local _, i = H.find(subs(ctx.app), s.id)
       table.remove(subs(ctx.app), i)
+      if ctx.app.delivery then ctx.app.delivery:drop(s.id) end -- its pending events go too
       return 204, {}, ""
     end, op = "DeleteSubscription" },
   { "GET", "hooks/subscriptions/{subscription_id}/events", list_events, op = "GetEvents" },

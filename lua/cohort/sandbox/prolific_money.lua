@@ -1,15 +1,33 @@
--- Sandbox: Prolific money — bonuses (set up, pay) and messages — as route rows
--- { METHOD, "path/{param}", handler(ctx, params) } (see cohort.sandbox.prolific).
+-- Sandbox: Prolific money — the workspace's books (reserves, rewards, releases, bonuses, all in
+-- one ledger), bonuses (set up, pay) and messages — as route rows { METHOD, "path/{param}",
+-- handler(ctx, params) } (see cohort.sandbox.prolific).
 --
 -- Money is in minor units (pence/cents) everywhere in the state; only the bonus CSV carries major
--- units, as the live API does. A bonus set-up computes
---   amount = Σ round(major × 100), fees = amount × FEE_RATE, vat = fees × VAT_RATE (GBP
---   workspaces only), total_amount = amount + fees + vat
--- (fees and vat rounded up to 2 decimals, as in Prolific's example: 850 → fees 283.34).
--- Paying draws round(total_amount) from the balance of the study's workspace (402 when it is
--- short), adds each amount to the submission's bonus_payments and appends one entry per row to
--- state.ledger = { {participant_id, submission_id, amount, batch_id, kind, study_id, time} };
--- paying the same batch again is refused with 400. GET /__sandbox/ledger shows the ledger.
+-- units, as the live API does. One formula prices everything — a study's places (publishing,
+-- GetStudyCost, CalculateStudyCost, a collection's cost), an approval, a bonus batch:
+--   fees = rewards × FEE_RATE (a third), vat = fees × VAT_RATE (20 %, GBP workspaces only),
+--   total = rewards + fees + vat, fees and vat rounded up to 2 decimals
+-- as the spec's examples have it (BulkBonus: amount 850 → fees 283.34, total 1133.34;
+-- WorkspaceBalance: rewards 450, fees 150, vat 30). What moves between accounts is the total
+-- rounded to a whole minor unit (M.due).
+--
+-- The books (docs/sandbox.md, "Money"). A workspace has `balance` (Prolific's total_balance) and
+-- `available_balance`; what lies between them is reserved for studies (`study._reserve`).
+--   publish (or schedule) a study   available → the study's reserve: the cost of every place
+--                                   (refused with 402 when the available balance is short)
+--   more places after publishing    the same for the extra places
+--   approve (by hand, in bulk, or   reserve → participant: the place's cost (reward, fees, VAT);
+--   21 days on)                     from the available balance for what the reserve lacks
+--   reject                          reserve → available: the place's cost (not paid; a rejected
+--                                   submission keeps its place, as Prolific does not replace it)
+--   return, time-out, screen-out    the place reopens for another participant, and its money
+--                                   stays reserved while the study recruits (ACTIVE, PAUSED);
+--                                   once it does not, reserve → available at once
+--   stop / cancel a schedule        reserve → available: all but what the study's pending
+--                                   submissions (RESERVED, ACTIVE, AWAITING REVIEW) may still cost
+--   bonus, screen-out payment       available → participant (402 when short); paying the same
+--                                   batch again pays again, as the live service does
+-- Each movement is one entry of state.ledger (M.LEDGER_FIELDS); GET /__sandbox/ledger shows it.
 --
 -- State: state.bonus_batches (id → batch), state.ledger (array), state.messages (array of
 -- { id, sender_id, recipient_id, body, sent_at, type, channel_id, read, data = {study_id} }).
@@ -22,7 +40,16 @@ M.FEE_RATE = 1 / 3
 M.VAT_RATE = 0.2
 M.MAX_BONUS_ROWS = 200
 
-local null = util.null
+--- The fields of a ledger entry (absent when they do not apply).
+M.LEDGER_FIELDS = { "seq", "time", "kind", "from", "to", "total", "amount", "fees", "vat",
+  "currency", "workspace_id", "study_id", "submission_id", "participant_id", "batch_id",
+  "places", "note", "available_balance", "total_balance", "study_reserve" }
+
+--- Study statuses in which a study recruits (a reopened place is filled again).
+M.RECRUITING = { ACTIVE = true, PAUSED = true, SCHEDULED = true, PUBLISHING = true }
+
+--- Submission statuses still to be settled: their place's money stays reserved.
+M.PENDING = { RESERVED = true, ACTIVE = true, ["AWAITING REVIEW"] = true, PROCESSING = true }
 
 local function P() return require "cohort.sandbox.prolific" end
 
@@ -34,7 +61,12 @@ end
 
 local function up2(x) return math.ceil(x * 100 - 1e-7) / 100 end
 
-local function now_iso(ctx) return data.iso_time(ctx.req.time or os.time()) end
+local function iso_now(app)
+  if app and app.clock then return app.clock:iso() end
+  return data.iso_time(os.time())
+end
+
+local function now_iso(ctx) return iso_now(ctx.app) end
 
 --- The workspace a study's project belongs to (or the first workspace).
 function M.workspace_of(state, study)
@@ -51,45 +83,256 @@ function M.currency_of(state, study)
   return type(c) == "string" and c or "GBP"
 end
 
---- Fees and VAT of an amount (minor units) in a currency.
+--- Fees and VAT of an amount (minor units) in a currency: the one formula (above).
+-- @treturn number fees @treturn number vat @treturn number total (2 decimals)
 function M.costs(amount, currency)
   local fees = up2(amount * M.FEE_RATE)
   local vat = currency == "GBP" and up2(fees * M.VAT_RATE) or 0
   return fees, vat, up2(amount + fees + vat)
 end
 
---- Charge `entries` ({participant_id, submission_id, amount}) to the study's workspace.
+--- What a total moves between accounts: whole minor units.
+function M.due(total) return math.floor(total + 0.5) end
+
+--- The rewards, fees, VAT and total (whole minor units) of `places` places of a study.
+function M.study_cost(state, st, places)
+  local rewards = (tonumber(st.reward) or 0) * (places or tonumber(st.total_available_places) or 0)
+  local fees, vat, total = M.costs(rewards, M.currency_of(state, st))
+  return rewards, fees, vat, M.due(total)
+end
+
+--- The reward of one submission (its own, else its study's) and what it costs with fees and VAT.
+function M.place_cost(state, st, s)
+  local reward = s and tonumber(s.reward) or tonumber(st and st.reward) or 0
+  local fees, vat, total = M.costs(reward, M.currency_of(state, st))
+  return M.due(total), reward, fees, vat
+end
+
+local function balances(ws)
+  local total = tonumber(ws.balance) or tonumber(ws.available_balance) or 0
+  local avail = tonumber(ws.available_balance) or total
+  return total, avail
+end
+
+--- Append a movement to the ledger, with the balances after it.
+function M.record(state, ws, st, e)
+  state.ledger = state.ledger or {}
+  state.ledger_seq = (tonumber(state.ledger_seq) or #state.ledger) + 1
+  e.seq = state.ledger_seq
+  if ws then
+    e.workspace_id = ws.id
+    e.total_balance, e.available_balance = balances(ws)
+  end
+  if st then
+    e.study_id = e.study_id or st.id
+    e.study_reserve = tonumber(st._reserve) or 0
+    e.currency = e.currency or M.currency_of(state, st)
+  end
+  state.ledger[#state.ledger + 1] = e
+  return e
+end
+
+--- The answer of a payment the available balance cannot cover (402, Prolific's envelope).
+function M.insufficient(what, due, available)
+  return util.prolific_error(402, string.format(
+    "Insufficient funds: %s needs %d (minor units, fees and VAT included) but the workspace's "
+    .. "available balance is %d. Top up the workspace.", what, due, available),
+    "Payment Required", 140200)
+end
+
+--- Can the workspace of `st` reserve `places` more places? Returns the due amount, or nil and
+-- the 402 answer.
+function M.can_reserve(state, st, places, what)
+  local ws = M.workspace_of(state, st)
+  local _, _, _, due = M.study_cost(state, st, places)
+  local avail = ws and select(2, balances(ws)) or 0
+  if due > avail then
+    return nil, table.pack(M.insufficient(what or ("publishing this study (%d places)"):format(places), due, avail))
+  end
+  return due
+end
+
+--- Reserve the cost of `places` places of `st` from its workspace's available balance.
+-- Returns true, or false and the 402 answer (status, headers, body).
+function M.reserve(app, st, places, note)
+  local state = app.state
+  if (places or 0) <= 0 then return true end
+  local due, err = M.can_reserve(state, st, places)
+  if not due then return false, table.unpack(err, 1, err.n) end
+  local ws = M.workspace_of(state, st)
+  local total, avail = balances(ws)
+  ws.balance, ws.available_balance = total, avail - due
+  st._reserve = (tonumber(st._reserve) or 0) + due
+  local rewards, fees, vat = M.study_cost(state, st, places)
+  M.record(state, ws, st, { time = iso_now(app), kind = "reserve", from = "available",
+    to = "reserve", total = due, amount = rewards, fees = fees, vat = vat, places = places,
+    note = note })
+  return true
+end
+
+--- Give back up to `amount` of a study's reserve to the available balance.
+function M.release(app, st, amount, note, s)
+  local r = tonumber(st._reserve) or 0
+  amount = math.min(amount, r)
+  if amount <= 0 then return 0 end
+  local state = app.state
+  local ws = M.workspace_of(state, st)
+  st._reserve = r - amount
+  if ws then
+    local total, avail = balances(ws)
+    ws.balance, ws.available_balance = total, avail + amount
+  end
+  M.record(state, ws, st, { time = iso_now(app), kind = "release", from = "reserve",
+    to = "available", total = amount, note = note,
+    submission_id = s and s.id, participant_id = s and s.participant_id })
+  return amount
+end
+
+-- What paying the places of `subs` needs from each workspace's available balance (what the
+-- studies' reserves lack): ws → {ws, need}.
+local function reward_needs(state, subs)
+  local reserve_left, needs = {}, {}
+  for _, s in ipairs(subs) do
+    local st = find(state.studies, s.study_id)
+    local ws = M.workspace_of(state, st)
+    local c = M.place_cost(state, st, s)
+    local key = st or s
+    local left = reserve_left[key]
+    if left == nil then left = st and tonumber(st._reserve) or 0 end
+    local from_reserve = math.min(c, left)
+    reserve_left[key] = left - from_reserve
+    if ws then
+      needs[ws] = needs[ws] or { ws = ws, need = 0, total = 0 }
+      needs[ws].need = needs[ws].need + (c - from_reserve)
+      needs[ws].total = needs[ws].total + c
+    end
+  end
+  return needs
+end
+
+--- Can the rewards of `subs` (about to be approved) be paid? true, or false and the 402 answer.
+function M.check_rewards(app, subs)
+  for _, n in pairs(reward_needs(app.state, subs)) do
+    local _, avail = balances(n.ws)
+    if n.need > avail then
+      return false, M.insufficient(("approving %d submission%s"):format(#subs, #subs == 1 and "" or "s"),
+        n.total, avail + (n.total - n.need))
+    end
+  end
+  return true
+end
+
+--- Pay a submission's reward (with fees and VAT) from its study's reserve, and from the
+-- available balance for what the reserve lacks. true, or false and the 402 answer.
+function M.pay_reward(app, st, s, note)
+  local state = app.state
+  local ok, e1, e2, e3 = M.check_rewards(app, { s })
+  if not ok then return false, e1, e2, e3 end
+  local ws = M.workspace_of(state, st)
+  local c, reward, fees, vat = M.place_cost(state, st, s)
+  local r = st and tonumber(st._reserve) or 0
+  local from_reserve = math.min(c, r)
+  local rest = c - from_reserve
+  if st then st._reserve = r - from_reserve end
+  if ws then
+    local total, avail = balances(ws)
+    ws.balance, ws.available_balance = total - c, avail - rest
+  end
+  M.record(state, ws, st, { time = iso_now(app), kind = "reward",
+    from = rest == 0 and "reserve" or (from_reserve == 0 and "available" or "reserve+available"),
+    to = "participant", total = c, amount = reward, fees = fees, vat = vat,
+    submission_id = s.id, participant_id = s.participant_id, note = note })
+  return true
+end
+
+--- A study that no longer recruits keeps only what its pending submissions may still cost; the
+-- rest of its reserve goes back to the available balance.
+function M.settle(app, st, note)
+  if M.RECRUITING[st.status] then return 0 end
+  local keep = 0
+  for _, s in ipairs(app.state.submissions or {}) do
+    if s.study_id == st.id and M.PENDING[s.status] then keep = keep + M.place_cost(app.state, st, s) end
+  end
+  local r = tonumber(st._reserve) or 0
+  if r > keep then return M.release(app, st, r - keep, note) end
+  return 0
+end
+
+--- Open the books of a state the sandbox has just loaded (its dataset or a seed): a live study
+-- (ACTIVE, PAUSED, SCHEDULED, AWAITING REVIEW) gets the reserve the dataset implies — its
+-- workspace's `balance − available_balance`, shared out among its live studies in order, each
+-- at most the cost of its places still to be settled. Studies the dataset leaves unfunded pay
+-- their approvals from the available balance.
+function M.open_books(app)
+  local state = app.state
+  local gap = {}
+  for _, ws in ipairs(state.workspaces or {}) do
+    local total, avail = balances(ws)
+    ws.balance, ws.available_balance = total, avail
+    gap[ws] = math.max(0, total - avail)
+  end
+  for _, st in ipairs(state.studies or {}) do
+    if st._reserve == nil and (M.RECRUITING[st.status] or st.status == "AWAITING REVIEW") then
+      local ws = M.workspace_of(state, st)
+      local need, settled = 0, 0
+      for _, s in ipairs(state.submissions or {}) do
+        if s.study_id == st.id then
+          if M.PENDING[s.status] then need = need + M.place_cost(state, st, s)
+          elseif s.status == "APPROVED" or s.status == "REJECTED" or s.status == "PARTIALLY APPROVED" then
+            settled = settled + 1
+          end
+        end
+      end
+      if M.RECRUITING[st.status] then
+        local places = math.max(0, (tonumber(st.total_available_places) or 0) - settled)
+        need = math.max(need, M.place_cost(state, st) * places)
+      end
+      local give = ws and math.min(need, gap[ws] or 0) or 0
+      st._reserve = give
+      if give > 0 then
+        gap[ws] = gap[ws] - give
+        M.record(state, ws, st, { time = iso_now(app), kind = "reserve", from = "available",
+          to = "reserve", total = give, note = "opening the books: the dataset's reserved funds "
+            .. "(balance - available_balance) assigned to this live study" })
+      end
+    end
+  end
+end
+
+--- Charge `entries` ({participant_id, submission_id, amount}) to the study's workspace
+-- (bonuses, screen-out payments): available → participant, one ledger entry per row (its
+-- `total` with its share of the fees and VAT: the entries add up to what left the balance).
 -- Returns true, or false and an error response (402 when the balance is short).
-function M.charge(ctx, study, entries, kind, batch_id)
-  local state = ctx.app.state
+function M.charge(ctx, study, entries, kind, batch_id, note)
+  local app = ctx.app
+  local state = app.state
   local ws = M.workspace_of(state, study)
   local currency = M.currency_of(state, study)
   local amount = 0
   for _, e in ipairs(entries) do amount = amount + e.amount end
   local _, _, total = M.costs(amount, currency)
-  local due = math.floor(total + 0.5)
+  local due = M.due(total)
   if not ws then return false, util.prolific_error(400, "The study has no workspace to pay from.") end
-  local available = tonumber(ws.available_balance) or tonumber(ws.balance) or 0
+  local bal, available = balances(ws)
   if available < due then
-    return false, util.prolific_error(402, string.format(
-      "Insufficient funds: this payment needs %d (minor units, fees and VAT included) but the "
-      .. "workspace's available balance is %d. Top up the workspace.", due, available),
-      "Payment Required", 140200)
+    return false, M.insufficient("this payment", due, available)
   end
-  ws.balance = (tonumber(ws.balance) or available) - due
-  ws.available_balance = available - due
-  state.ledger = state.ledger or {}
-  for _, e in ipairs(entries) do
+  ws.balance, ws.available_balance = bal, available
+  local left = due
+  for i, e in ipairs(entries) do
     local s = find(state.submissions, e.submission_id)
     if s then
       s.bonus_payments = s.bonus_payments or {}
       s.bonus_payments[#s.bonus_payments + 1] = e.amount
     end
-    state.ledger[#state.ledger + 1] = {
-      participant_id = e.participant_id, submission_id = e.submission_id, amount = e.amount,
-      batch_id = batch_id or null, kind = kind or "bonus", study_id = study.id,
-      currency = currency, time = now_iso(ctx),
-    }
+    local fees, vat, t = M.costs(e.amount, currency)
+    local share = i == #entries and left or math.min(left, M.due(t))
+    left = left - share
+    ws.balance, ws.available_balance = ws.balance - share, ws.available_balance - share
+    M.record(state, ws, study, { time = now_iso(ctx), kind = kind or "bonus",
+      from = "available", to = "participant", total = share, amount = e.amount, fees = fees,
+      vat = vat, participant_id = e.participant_id, submission_id = e.submission_id,
+      batch_id = batch_id, currency = currency, note = note })
   end
   return true
 end
@@ -164,13 +407,16 @@ local function pay_bonuses(ctx, p)
   local state = ctx.app.state
   local batch = (state.bonus_batches or {})[p.id]
   if not batch then return util.prolific_error(404, "Bulk bonus payment not found.") end
-  if batch.paid then
-    return util.prolific_error(400, "This bonus payment has already been paid.", nil, 140001)
-  end
+  -- Paying a batch already paid pays it again: "This endpoint is not idempotent. Sending
+  -- multiple requests with the same bulk bonus payment ID will result in participants being
+  -- paid multiple times" (https://docs.prolific.com/api-reference/bonuses/pay-bonus-payments).
+  local times = tonumber(batch.times_paid) or (batch.paid and 1 or 0)
   local study = find(state.studies, batch.study)
-  local ok, s, h, body = M.charge(ctx, study or { id = batch.study }, batch.rows, "bonus", batch.id)
+  local ok, s, h, body = M.charge(ctx, study or { id = batch.study }, batch.rows, "bonus", batch.id,
+    times > 0 and ("paid again: payment %d of this batch"):format(times + 1) or nil)
   if not ok then return s, h, body end
   batch.paid = true
+  batch.times_paid = times + 1
   batch.paid_at = now_iso(ctx)
   return util.answer(202, "The bonus payments will be paid shortly.")
 end

@@ -188,17 +188,9 @@ function M.short(state, st)
   }
 end
 
--- Scheduled studies whose publish_at has come become ACTIVE (computed when read).
+-- Brings the simulated submissions up to `now`. (A SCHEDULED study is published by its event
+-- on the sandbox clock, cohort.sandbox.lifecycle.schedule_study, run before every request.)
 function M.advance(app, now)
-  for _, st in ipairs(app.state.studies or {}) do
-    if st.status == "SCHEDULED" then
-      local at = data.parse_time(st.publish_at)
-      if at and now >= at then
-        st.status = "ACTIVE"
-        st.published_at = st.publish_at
-      end
-    end
-  end
   P().advance(app, now)
 end
 
@@ -277,10 +269,21 @@ local function update_study(ctx, p)
     end
     if next(fields) then return util.prolific_error(400, fields) end
   end
+  -- more places on a published study: their cost is reserved first (402 when short)
+  local extra = 0
+  if st.status ~= "UNPUBLISHED" and b.total_available_places ~= nil then
+    extra = b.total_available_places - (tonumber(st.total_available_places) or 0)
+  end
+  local reopen = st.status == "COMPLETED" and b.total_available_places ~= nil
+  if extra > 0 and (reopen or money().RECRUITING[st.status]) then
+    local ok, e1, e2, e3 = money().reserve(ctx.app, st, extra,
+      ("total_available_places raised to %d"):format(b.total_available_places))
+    if not ok then return e1, e2, e3 end
+  end
   for k, v in pairs(b) do
     if v == null then st[k] = nil else st[k] = v end
   end
-  if st.status == "COMPLETED" and b.total_available_places ~= nil then st.status = "ACTIVE" end
+  if reopen then require("cohort.sandbox.lifecycle").study_status(ctx.app, st, "ACTIVE") end
   return util.answer(200, M.full(ctx.app.state, st))
 end
 
@@ -340,7 +343,9 @@ local function study_cost(ctx, p)
   local fees, tax = money().costs(rewards, currency)
   local bonus = 0
   for _, e in ipairs(state.ledger or {}) do
-    if e.study_id == st.id then bonus = bonus + e.amount end
+    if e.study_id == st.id and (e.kind == "bonus" or e.kind == "screen-out") then
+      bonus = bonus + e.amount
+    end
   end
   local bfees, btax = money().costs(bonus, currency)
   return util.answer(200, {
@@ -475,37 +480,51 @@ local function transition(ctx, p)
       st.status), nil, 140001)
   end
   local now = now_of(ctx)
+  local app = ctx.app
+  local lifecycle = require "cohort.sandbox.lifecycle"
+  local at
   if action == "SCHEDULE_PUBLISH" then
-    local at = data.parse_time(b.publish_at)
+    local why
+    at, why = lifecycle.parse_publish_at(b.publish_at)
     if not at then
       return util.prolific_error(400, { publish_at = { b.publish_at == nil and "This field is required."
-        or "Datetime has wrong format. Use ISO 8601." } })
+        or ("Datetime has wrong format. Use ISO 8601 (%s)."):format(why) } })
     end
     if at <= now then
       return util.prolific_error(400, { publish_at = { "The publish time must be in the future." } })
     end
-    st.publish_at = data.iso_time(at)
   elseif b.publish_at ~= nil then
     return util.prolific_error(400, { publish_at = { "Only SCHEDULE_PUBLISH takes publish_at." } })
   end
+  -- publishing (or scheduling it) locks the cost of every place: Prolific checks "if your
+  -- account has sufficient balance to pay participants" and locks "the amount required" (the
+  -- spec, tag Studies)
+  if action == "PUBLISH" or action == "SCHEDULE_PUBLISH" then
+    local ok, e1, e2, e3 = money().reserve(app, st, tonumber(st.total_available_places) or 0,
+      action == "PUBLISH" and "published" or "scheduled to publish")
+    if not ok then return e1, e2, e3 end
+  end
   if action == "PUBLISH" then
-    st.published_at = data.iso_time(now)
+    lifecycle.publish_study(app, st, now)
+  elseif action == "SCHEDULE_PUBLISH" then
+    st.publish_at = data.iso_time(at)
+    lifecycle.schedule_study(app, st, at)
+    lifecycle.study_status(app, st, "SCHEDULED")
   elseif action == "CANCEL_PUBLISH" then
     st.publish_at = nil
-  end
-  if action == "STOP" then
-    local _, _, _, awaiting = counts(ctx.app.state, st)
+    lifecycle.unschedule(app, st.id)
+    lifecycle.study_status(app, st, "UNPUBLISHED")
+  elseif action == "STOP" then
+    local _, _, _, awaiting = counts(app.state, st)
     local live = false
-    for _, s in ipairs(ctx.app.state.submissions) do
+    for _, s in ipairs(app.state.submissions) do
       if s.study_id == st.id and (s.status == "ACTIVE" or s.status == "RESERVED") then live = true end
     end
-    st.status = (awaiting > 0 or live) and "AWAITING REVIEW" or "COMPLETED"
+    lifecycle.study_status(app, st, (awaiting > 0 or live) and "AWAITING REVIEW" or "COMPLETED")
   else
-    st.status = t.to
+    lifecycle.study_status(app, st, t.to)
   end
-  require("cohort.sandbox.prolific_hooks").record_event(ctx.app, "study.status.change", st.id,
-    { resource_id = st.id, event_type = "study.status.change", status = st.status })
-  return util.answer(200, M.full(ctx.app.state, st))
+  return util.answer(200, M.full(app.state, st))
 end
 
 -- GET studies/{id}/access-details-progress/: {id, progress = [{external_url, total_allocation,

@@ -31,10 +31,13 @@ function H.state(app, key, init)
   return st[key]
 end
 
--- Prolific's time stamps: ISO 8601 UTC with microseconds.
+-- Prolific's time stamps: ISO 8601 UTC with microseconds, on the sandbox clock.
 function H.now(app)
-  local ok, native = pcall(require, "cohort.sandbox.native")
-  local t = ok and native.now() or os.time()
+  local t
+  if app and app.clock then t = app.clock:now() else
+    local ok, native = pcall(require, "cohort.sandbox.native")
+    t = ok and native.now() or os.time()
+  end
   local whole = math.floor(t)
   return os.date("!%Y-%m-%dT%H:%M:%S", whole) .. string.format(".%06dZ", math.floor((t - whole) * 1e6))
 end

@@ -7,6 +7,9 @@ local prolific = require "cohort.sandbox.prolific"
 local questionpro = require "cohort.sandbox.questionpro"
 local control = require "cohort.sandbox.control"
 local faults = require "cohort.sandbox.faults"
+local clockmod = require "cohort.sandbox.clock"
+local deliveries = require "cohort.sandbox.deliveries"
+local lifecycle = require "cohort.sandbox.lifecycle"
 
 local ok_native, native = pcall(require, "cohort.sandbox.native")
 local now = ok_native and native.now or function() return os.time() + 0.0 end
@@ -38,6 +41,9 @@ A local, stateful emulator of the Prolific and QuestionPro APIs.
   --idle-timeout S  close a connection silent for S seconds (default 15; 0 = never)
   --request-timeout S  close a connection that has not sent a complete request S seconds
                     after it opened or got its last answer (default 30; 0 = never)
+  --clock-rate R    sandbox seconds a real second (default 1: real time; 600: ten minutes a
+                    second), or "stepped": time moves only by POST /__sandbox/clock/advance
+  --clock-start T   the sandbox time at start: Unix seconds or ISO 8601 (default: now)
   --help            show this text
 
 Prints "cohort-sandbox listening on http://127.0.0.1:PORT" once ready.
@@ -137,6 +143,10 @@ function M.new(argv)
       app.tls_key = value(a)
     elseif a == "--strict" then
       app.strict = true
+    elseif a == "--clock-rate" then
+      app.clock_rate = clockmod.parse_rate(value(a))
+    elseif a == "--clock-start" then
+      app.clock_start = clockmod.parse_start(value(a))
     else
       error("unknown argument: " .. a, 0)
     end
@@ -150,25 +160,86 @@ function M.new(argv)
   end
   app.initial = dataset or data.default()
   app.state = util.deepcopy(app.initial)
+  app.clock = clockmod.new { rate = app.clock_rate or 1, start = app.clock_start }
+  app:new_delivery()
+  lifecycle.open(app)
   app:reset_faults()
   return app
 end
 
+-- Documentation domains (RFC 2606): the docs' examples subscribe with them, and no researcher's
+-- receiver can be there, so their deliveries are signed and logged but never sent.
+local function documentation_domain(url)
+  local host = url:match("^https?://([^/:?#]+)")
+  host = host and host:lower() or ""
+  for _, d in ipairs { "example.com", "example.net", "example.org" } do
+    if host == d or host:sub(-#d - 1) == "." .. d then
+      return ("not sent: %s is a documentation domain (RFC 2606)"):format(host)
+    end
+  end
+  if host:match("%.example$") then
+    return ("not sent: %s is a documentation domain (RFC 2606)"):format(host)
+  end
+end
+
+-- A new webhook delivery engine on the app's clock (the old one, if any, is closed: its events
+-- belonged to the state that went).
+function App:new_delivery()
+  if self.delivery then self.delivery:close() end
+  local app = self
+  local hooks = require "cohort.sandbox.prolific_hooks"
+  local ids = require("cohort.sandbox.prolific_surveys").helpers
+  self.delivery = deliveries.new {
+    clock = self.clock,
+    secret = function(sub) return hooks.secret_of(app, sub.workspace_id) end,
+    new_id = function() return ids.id(app) end,
+    sink = documentation_domain,
+  }
+end
+
+-- Keeps a failure of the state's own bookkeeping with the clock's errors (GET /__sandbox/clock)
+-- instead of failing every request and tick after it.
+local function guarded(app, what, fn, ...)
+  local ok, err = pcall(fn, ...)
+  if not ok then
+    local errs = app.clock.errors
+    errs[#errs + 1] = { key = what, t = app.clock:now(), message = tostring(err) }
+    if #errs > clockmod.ERRORS_KEPT then table.remove(errs, 1) end
+  end
+end
+
+-- Runs what the sandbox clock has made due, and puts new simulated submissions on it.
+function App:catch_up()
+  self.clock:due()
+  guarded(self, "sync", lifecycle.sync, self)
+end
+
+-- Sends what the delivery engine has ready and collects what has finished (never blocks).
+function App:pump()
+  if self.delivery:busy() then guarded(self, "delivery", self.delivery.pump, self.delivery) end
+end
+
 -- Called by csrc/sandbox.c about every 10 ms, under the same lock as handle, with the Unix
--- time (docs/internals.md, "The sandbox"): the place for work that happens without a request.
--- Returns nothing: called again in 10 ms (or a number of milliseconds, 1 to 1000).
+-- time (docs/internals.md, "The sandbox"): the sandbox clock's due events (scheduled publishing,
+-- time-outs, automatic approval, webhook retries), then the delivery engine, which never blocks.
+-- Returns nothing: called again in 10 ms.
 function App:tick(now)
   self.ticks = (self.ticks or 0) + 1
   self.tick_time = now
+  self:catch_up()
+  self:pump()
 end
 
--- Restores the dataset the server started with and clears the log and the quirks.
+-- Restores the dataset the server started with and clears the log and the quirks; the clock
+-- goes back to its start with nothing pending, and the webhook deliveries start over.
 function App:reset()
   self.state = util.deepcopy(self.initial)
   self.log = {}
   self.quirks = {}
   self.latency = nil
-  self.deliveries = nil
+  self.clock:reset()
+  self:new_delivery()
+  lifecycle.open(self)
   self:reset_faults()
 end
 
@@ -178,8 +249,13 @@ function App:reset_faults()
   for _, rule in ipairs(self.fault_rules or {}) do faults.add(self.faults, rule) end
 end
 
+-- A new state (POST /__sandbox/seed): the clock keeps its time, the events and deliveries of
+-- the old state go.
 function App:seed(dataset)
   self.state = dataset
+  self.clock:clear()
+  self:new_delivery()
+  lifecycle.open(self)
 end
 
 local SECRET_QUERY = { apiKey = true, apikey = true, api_key = true, token = true }
@@ -215,7 +291,7 @@ function App:record(ctx, status, started)
   self.log_seq = self.log_seq + 1
   self.log[#self.log + 1] = {
     seq = self.log_seq, method = ctx.req.method, path = ctx.path, query = query,
-    status = status, time = ctx.req.time or started,
+    status = status, time = ctx.req.time or started, real_time = ctx.req.real_time or started,
     duration_ms = math.floor((now() - started) * 1000 + 0.5),
     auth = ctx.auth, headers = headers, body = body,
   }
@@ -274,6 +350,11 @@ end
 
 function App:handle(req)
   local started = now()
+  -- nothing answers from a state the clock has passed: what is due runs first, and every time
+  -- the request records is sandbox time
+  self:catch_up()
+  req.real_time = req.time or started
+  req.time = self.clock:now()
   req.headers = req.headers or {}
   req.body = req.body or ""
   local path, qs, segs = util.split_uri(req.uri or "/")
@@ -310,6 +391,9 @@ function App:handle(req)
     opts.delay = math.max(opts.delay or 0, self.latency)
   end
   if opts.delay then opts.delay = math.min(opts.delay, M.MAX_DELAY) end
+  guarded(self, "sync", lifecycle.sync, self)
+  -- an event the request raised goes out now (a transfer started, never waited for)
+  self:pump()
   self:record(ctx, status, started)
   return status, headers or {}, body or "", opts
 end
