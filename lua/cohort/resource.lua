@@ -311,7 +311,12 @@ function M.platform(def)
       local c = copy(row)
       c.op_id, c.schema_op = row.op, op
       c.method, c.path = op.method, op.path
-      c.params = op.path_params
+      c.params = {}
+      for i, prm in ipairs(op.path_params) do
+        local sc = prm.schema
+        c.params[i] = { name = prm.name, schema = sc,
+          oid = sc.type == "string" and sc.format == "objectId" and not sc.enum and not sc.nullable }
+      end
       c.query = op.query or {}
       c.query_required = op.query_required or {}
       c.body = op.body
@@ -402,14 +407,30 @@ function M.build(P, client, c, label, ids, args, opts, shown, obj)
   local path_ids = {}
   for i, prm in ipairs(c.params) do
     local v = ids[i]
-    local name = shown[prm.name] or prm.name
-    if v == nil then util.misuse(label, "%s is required; write %s", name, c.short) end
+    if v == nil then
+      util.misuse(label, "%s is required; write %s", shown[prm.name] or prm.name, c.short)
+    end
     if P.id_in then v = P.id_in(v) end
-    local msg = schema.check(S, prm.schema, v, { path = name })
-    if msg then util.misuse(label, "%s", msg) end
+    -- a Prolific id (24 hex digits) is by far the commonest path parameter: checked here
+    -- directly, and by the schema (for its message) only when it does not fit
+    if not (prm.oid and type(v) == "string" and #v == 24 and not v:find("[^%x]")) then
+      local msg = schema.check(S, prm.schema, v, { path = shown[prm.name] or prm.name })
+      if msg then util.misuse(label, "%s", msg) end
+    end
     path_ids[i] = P.id_out and P.id_out(v) or v
   end
   local given = args ~= nil
+  if not given and not c.prepare and not c.body and #c.query_required == 0 then
+    -- a call with its ids only (`get(id)`): nothing more to check or build
+    local req = { method = c.method, base = client.base_url, path = c.path, ids = path_ids,
+      idempotent = c.idempotent, empty_ok = c.empty_ok }
+    if c.raw then req.headers, req.raw = { Accept = c.raw.accept }, true end
+    if opts then
+      req.retries, req.timeout, req.progress = opts.retries, opts.timeout, opts.progress
+      if opts.retry_unsafe then req.idempotent = true end
+    end
+    return req
+  end
   if given then
     if type(args) == "string" and c.json_text then
       local ok, v = pcall(core.decode, args)

@@ -340,10 +340,62 @@ verb("simulate", "POST", "studies/{id}/simulate", function(self, study, opts)
 end)
 
 --- sb:ledger() → every movement of money (an array), and its count.
-verb("ledger", "GET", "ledger", function(self)
-  local v, err = call(self, "ledger", "GET", "ledger")
+verb("ledger", "GET", "ledger", function(self, opts)
+  check_table("ledger", "opts", opts)
+  local v, err = call(self, "ledger", "GET", "ledger", nil, nil, opts)
   if not v then return nil, err end
-  return v.ledger, v.count
+  return v.ledger, v.count, v
+end)
+
+--- sb:ledger{kind = "bonus", study =, workspace =} → the ledger with its filters (an array),
+-- its count, and the answer (with the workspaces' balances and the studies' reserves).
+-- (`sb:ledger()` without a filter gives every movement.)
+
+--- sb:clock{limit = n} → the sandbox clock: `now`, `at`, `rate`, `stepped`, `pending`, `next`,
+-- `pending_events` (the first `limit` to run), `errors`.
+verb("clock", "GET", "clock", function(self, opts)
+  check_table("clock", "opts", opts)
+  return call(self, "clock", "GET", "clock", nil, nil, opts and opts.limit and { limit = opts.limit } or nil)
+end)
+
+--- sb:advance(seconds) or sb:advance{to = "<ISO 8601 time>"} → what ran (`ran`, `errors`) and the
+-- clock: time moves forward and what falls due on the way happens, in time order (scheduled
+-- publishing, time-outs, automatic approval, webhook retries).
+verb("advance", "POST", "clock/advance", function(self, seconds)
+  local body
+  if type(seconds) == "table" then
+    if type(seconds.to) ~= "string" then misuse("advance", "give seconds, or {to = \"<ISO 8601 time>\"}") end
+    body = { to = seconds.to }
+  else
+    check_number("advance", "seconds", seconds, 0, 100 * 365 * 86400)
+    body = { seconds = seconds }
+  end
+  return call(self, "advance", "POST", "clock/advance", nil, body)
+end)
+
+--- sb:clock_rate(rate) → the clock: `rate` a positive number (600: ten minutes a second) or
+-- `"stepped"` (time moves only by sb:advance).
+verb("clock_rate", "POST", "clock/rate", function(self, rate)
+  if rate ~= "stepped" then check_number("clock_rate", "rate", rate, 0) end
+  return call(self, "clock_rate", "POST", "clock/rate", nil, { rate = rate })
+end)
+
+--- sb:deliveries{subscription =, status = "PENDING"|"SUCCEEDED"|"FAILED", resource_id =} →
+-- every webhook event with every attempt (an array), and the whole answer (counts, disabled
+-- subscriptions).
+verb("deliveries", "GET", "deliveries", function(self, opts)
+  check_table("deliveries", "opts", opts)
+  local v, err = call(self, "deliveries", "GET", "deliveries", nil, nil, opts)
+  if not v then return nil, err end
+  return v.deliveries, v
+end)
+
+--- sb:sent_deliveries() → the requests the delivery engine sent, as they went out (headers
+-- and bytes), oldest first.
+verb("sent_deliveries", "GET", "hooks/deliveries", function(self)
+  local v, err = call(self, "sent_deliveries", "GET", "hooks/deliveries")
+  if not v then return nil, err end
+  return v.deliveries
 end)
 
 --- sb:shutdown() → true: the sandbox stops after answering (sb:stop() also reaps it).
