@@ -196,6 +196,14 @@ M.routes = {
       local ledger = ctx.app.state.ledger or {}
       return util.json(200, { ledger = util.array(util.deepcopy(ledger)), count = #ledger })
     end },
+  -- the participant pool: members passing ?filters=<JSON array> (or who may take the study
+  -- ?eligible_for=<id>), paged by offset and limit; one member by id (cohort.sandbox.participants)
+  { "GET", "participants", function(ctx)
+      return require("cohort.sandbox.participants").list_route(ctx)
+    end },
+  { "GET", "participants/{id}", function(ctx, p)
+      return require("cohort.sandbox.participants").get_route(ctx, p)
+    end },
 }
 
 -- ctx.segs starts with "__sandbox".

@@ -38,6 +38,8 @@ A local, stateful emulator of the Prolific and QuestionPro APIs.
   --idle-timeout S  close a connection silent for S seconds (default 15; 0 = never)
   --request-timeout S  close a connection that has not sent a complete request S seconds
                     after it opened or got its last answer (default 30; 0 = never)
+  --pool-size N     members of the participant pool (default 30000; 0 to 1000000)
+  --pool-seed N     seed of the participant pool (default 1): the same seed, the same people
   --help            show this text
 
 Prints "cohort-sandbox listening on http://127.0.0.1:PORT" once ready.
@@ -137,6 +139,16 @@ function M.new(argv)
       app.tls_key = value(a)
     elseif a == "--strict" then
       app.strict = true
+    elseif a == "--pool-size" or a == "--pool-seed" then
+      -- the participant pool (cohort.sandbox.participants builds it on first use)
+      local v = value(a)
+      local n = math.tointeger(tonumber(v))
+      local pool = require "cohort.sandbox.pool"
+      if not n or (a == "--pool-size" and (n < 0 or n > pool.MAX_SIZE)) then
+        error(("%s: not a whole number%s: %s"):format(a, a == "--pool-size"
+          and (" from 0 to %d"):format(pool.MAX_SIZE) or "", v), 0)
+      end
+      app[a == "--pool-size" and "pool_size" or "pool_seed"] = n
     else
       error("unknown argument: " .. a, 0)
     end
