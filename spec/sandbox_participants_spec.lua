@@ -447,6 +447,18 @@ describe("the sandbox's participant pool over HTTP", function()
     end)
   end)
 
+  it("docs/sandbox.md's example of the pool in the server runs as written", function()
+    local docblocks = require "support.docblocks"
+    local f = assert(io.open("docs/sandbox.md", "rb"))
+    local text = f:read("a")
+    f:close()
+    local section = assert(text:match("\n### In the server\n(.-)\n###? "), "no section 'In the server'")
+    local code = assert(section:match("```lua\n(.-)```"), "no lua block in 'In the server'")
+    local printed, expected = docblocks.run(code)
+    assert.are.same(expected, printed)
+    assert.are.equal(2, #printed)
+  end)
+
   describe("--pool-size and --pool-seed", function()
     it("set the pool's size and people; reset forgets the history but keeps the people", function()
       local sb = assert(require("cohort.sandbox").start { strict = true,
