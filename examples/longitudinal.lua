@@ -125,7 +125,7 @@ say("Wave 2 (study %s): %d of %d participants are in wave 1's group", wave2.id, 
 -- ---------------------------------------------------------------- 4. two exclusive arms
 -- The group again, split between a morning and an evening arm: each arm is open to all of it,
 -- and the collection lets each participant take one arm only.
-local per_arm = group.participant_count // 2
+local per_arm = math.floor(group.participant_count / 2)
 local ALLOW = { { filter_id = "participant_group_allowlist", selected_values = { group.id } } }
 local arm_a = draft("Sleep and mood: arm A (morning)", per_arm, ALLOW)
 local arm_b = draft("Sleep and mood: arm B (evening)", per_arm, ALLOW)

@@ -447,10 +447,10 @@ describe("the sandbox's participant pool over HTTP", function()
     end)
   end)
 
-  it("docs/sandbox.md's example of the pool in the server runs as written", function()
+  it("docs/sandbox.md's example of the pool in the server runs as written #sandbox54", function()
     local docblocks = require "support.docblocks"
     local f = assert(io.open("docs/sandbox.md", "rb"))
-    local text = f:read("a")
+    local text = f:read("*a")
     f:close()
     local section = assert(text:match("\n### In the server\n(.-)\n###? "), "no section 'In the server'")
     local code = assert(section:match("```lua\n(.-)```"), "no lua block in 'In the server'")

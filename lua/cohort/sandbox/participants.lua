@@ -367,6 +367,8 @@ end
 -- of the pool's members who pass the filters (and, with eligible_for, who may take that study
 -- now: its filters, exclusions and collection), in pool order, with their demographics, history
 -- and groups: {results, count, offset, limit, pool = {size, seed}}.
+-- @tparam table ctx the request context (cohort.sandbox.server)
+-- @treturn integer status, then the headers and the JSON body
 function M.list_route(ctx)
   advance(ctx)
   local app, q = ctx.app, ctx.query
@@ -415,6 +417,9 @@ function M.list_route(ctx)
 end
 
 --- GET /__sandbox/participants/{id}: one member, or 404.
+-- @tparam table ctx the request context
+-- @tparam table params {id = the path's id}
+-- @treturn integer status, then the headers and the JSON body
 function M.get_route(ctx, params)
   advance(ctx)
   local p = M.pool(ctx.app)
