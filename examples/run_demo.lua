@@ -20,7 +20,7 @@ local function control(method, path, body)
   return r
 end
 
-for _, example in ipairs { "quickstart", "study_workflow", "game_loop" } do
+for _, example in ipairs { "quickstart", "study_workflow", "game_loop", "longitudinal" } do
   -- the game loop shows frames going on while slow requests complete
   control("POST", "latency", { ms = example == "game_loop" and 200 or 0 })
   local path = "examples/" .. example .. ".lua"

@@ -255,7 +255,7 @@ describe("docs/prolific.md", function()
 
     local cost = assert(study:cost{ is_projected = true })   -- every cost in minor units
     print(cost.rewards.rewards.amount, cost.rewards.rewards.currency)   --> 3000  GBP
-    print(assert(study:predicted_recruitment_time()).display_string)   --> About … hours
+    print(assert(study:predicted_recruitment_time()).display_string)   --> 9 minutes
 
     study = assert(study:publish())          -- each verb returns the updated Study
     study = assert(study:pause())
@@ -268,7 +268,7 @@ describe("docs/prolific.md", function()
 
     assert.matches('^Study %x+… UNPUBLISHED "Reaction times" %(reward 150 minor units, 20 places%)$', printed[1])
     assert.are.equal("3000\tGBP", printed[2])
-    assert.matches("hour", printed[3])
+    assert.are.equal("9 minutes", printed[3])
     assert.are.equal("ACTIVE", printed[4])
     assert.matches("^400\tCannot PUBLISH a study with status ACTIVE", printed[5])
     assert.are.equal("COMPLETED", printed[6])
@@ -620,18 +620,19 @@ describe("docs/prolific.md", function()
 
   it("filters and the eligibility count", function()
     for f in p.filters:each() do print(f) end
-    --> Filter handedness (select, 3 choices)
-    --> Filter age (range, integer 18..100) …
+    --> Filter age (range, integer 18..100)
+    --> Filter sex (select, 2 choices) …
     local young_left = {
       { filter_id = "age", selected_range = { lower = 18, upper = 30 } },
       { filter_id = "handedness", selected_values = { "1" } },   -- choice ids are strings
     }
     local n = assert(p.filters:eligible_count{ filters = young_left })   -- 0 means fewer than 25
-    print(n)                                                             --> 7831
+    print(n)                                                             --> 1157
 
-    assert.are.equal("Filter handedness (select, 3 choices)", printed[1])
+    assert.are.equal("Filter age (range, integer 18..100)", printed[1])
+    assert.are.equal("Filter sex (select, 2 choices)", printed[2])
     assert.is_true(#printed > 3)
-    assert.are.equal("7831", printed[#printed])
+    assert.are.equal("1157", printed[#printed])
     raises("filters%[1%] needs one of selected_values or selected_range", function()
       p.filters:eligible_count{ filters = { { filter_id = "age" } } }
     end)
@@ -663,17 +664,17 @@ describe("docs/prolific.md", function()
   it("participant groups", function()
     local group = assert(p.groups:create{ workspace_id = WORKSPACE, name = "Passed checks",
       participant_ids = { PARTICIPANT } })
-    assert(group:add{ "5c83c95d4c266300156edc01", "5c83c95d4c266300156edc02" })
+    assert(group:add{ "60bf9a2c0a16dbeec342d142", "60bf9a2ca84e55ad514c270b" })
     assert(group:remove{ PARTICIPANT })
     for member in group:participants() do print(member.participant_id) end
-    --> 5c83c95d4c266300156edc01
-    --> 5c83c95d4c266300156edc02
+    --> 60bf9a2c0a16dbeec342d142
+    --> 60bf9a2ca84e55ad514c270b
     group = assert(group:refresh())
     print(group)                            --> ParticipantGroup 6a5bd0c5… "Passed checks" (2 participants)
     assert(group:delete())
 
-    assert.are.equal("5c83c95d4c266300156edc01", printed[1])
-    assert.are.equal("5c83c95d4c266300156edc02", printed[2])
+    assert.are.equal("60bf9a2c0a16dbeec342d142", printed[1])
+    assert.are.equal("60bf9a2ca84e55ad514c270b", printed[2])
     assert.matches('^ParticipantGroup %x+… "Passed checks" %(2 participants%)$', printed[3])
     local _, err = p.groups:create{ workspace_id = "000000000000000000000000", name = "Nowhere" }
     assert.are.equal(400, err.status)

@@ -71,6 +71,56 @@ describe("examples", function()
     end
   end)
 
+  it("longitudinal.lua rehearses two waves on a group's allow-list and two exclusive arms", function()
+    local out, code = run("examples/longitudinal.lua")
+    assert.are.equal(0, code, out)
+    local wave1, eligible, took, approved = out:match(
+      "Wave 1 %(study (%x+)%): (%d+) eligible UK residents aged 18%-35; (%d+) took part, (%d+) approved")
+    assert.truthy(wave1, out)
+    assert.are.equal("30", took)
+    local group, members = out:match("Group %((%x+)%): (%d+) participants")
+    assert.are.equal(approved, members, out)
+    local wave2, from_group, n2 = out:match("Wave 2 %(study (%x+)%): (%d+) of (%d+) participants are in wave 1's group")
+    assert.are.equal(n2, from_group, out)
+    local arm_a, arm_b, na, nb, both = out:match(
+      "Arms %(studies (%x+), (%x+)%): (%d+) in arm A, (%d+) in arm B, (%d+) in both")
+    assert.are.equal("0", both, out)
+    -- and as the sandbox has it, not only as the script says
+    local p = env.prolific()
+    local function participants_of(study)
+      local set, n = {}, 0
+      for _, s in ipairs(assert(p.submissions:all { study = study })) do
+        set[s.participant_id] = true
+        n = n + 1
+      end
+      return set, n
+    end
+    local w1 = participants_of(wave1)
+    local in_group = {}
+    for m in p.groups:each_participants(group) do in_group[m.participant_id] = true end
+    for _, s in ipairs(assert(p.submissions:all { study = wave1, status = "APPROVED" })) do
+      assert.is_true(in_group[s.participant_id], s.participant_id)
+    end
+    for pid in pairs(w1) do
+      local m = env.control("GET", "participants/" .. pid)
+      assert.are.equal("United Kingdom", m.current_country_of_residence)
+      assert.is_true(m.age >= 18 and m.age <= 35)
+    end
+    local w2, count2 = participants_of(wave2)
+    assert.are.equal(tonumber(n2), count2)
+    for pid in pairs(w2) do assert.is_true(in_group[pid], pid .. " took wave 2 from outside the group") end
+    local a, ca = participants_of(arm_a)
+    local b, cb = participants_of(arm_b)
+    assert.are.equal(tonumber(na), ca)
+    assert.are.equal(tonumber(nb), cb)
+    assert.is_true(ca > 0 and cb > 0)
+    for pid in pairs(b) do
+      assert.is_nil(a[pid], pid .. " took both arms")
+      assert.is_true(in_group[pid])
+    end
+    assert.is_true(tonumber(eligible) > 1000)
+  end)
+
   it("every example in examples/ is run by a spec", function()
     local listed = {}
     for line in io.lines("spec/examples_spec.lua") do

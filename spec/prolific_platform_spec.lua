@@ -14,7 +14,8 @@ describe("Prolific platform resources", function()
   local D3 = "64a000000000000000000103" -- a draft of the other project
   local A1 = "64a000000000000000000104" -- an active study
   local NOPE = "000000000000000000000000"
-  -- participants of the groups' specs
+  -- participants of the groups' specs (the dataset's `participants`: the sandbox takes only
+  -- participants it knows into a group)
   local M1, M2, M3, M9 = "64b000000000000000000001", "64b000000000000000000002",
     "64b000000000000000000003", "64b000000000000000000009"
 
@@ -47,6 +48,7 @@ describe("Prolific platform resources", function()
       projects = { { id = P1, title = "One", workspace = WS }, { id = P2, title = "Two", workspace = WS } },
       studies = { study(D1, P1, "UNPUBLISHED"), study(D2, P1, "UNPUBLISHED"), study(D3, P2, "UNPUBLISHED"),
         study(A1, P1, "ACTIVE") },
+      participants = { M1, M2, M3, M9 },
     })
   end)
 
@@ -280,7 +282,7 @@ describe("Prolific platform resources", function()
       assert.is_true(narrow > 0)
       assert.are.equal(narrow, raw.count)
       local few = assert(p.filters:eligible_count { filters = {
-        { filter_id = "custom_allowlist", selected_values = { "a", "b" } } } })
+        { filter_id = "custom_allowlist", selected_values = { M1, M2 } } } })
       assert.are.equal(0, few) -- under 25 is shown as 0
       local _, err = p.filters:eligible_count { filters = { { filter_id = "shoe_size", selected_values = { "1" } } } }
       assert.are.equal(400, err.status)

@@ -368,8 +368,11 @@ end
 
 local function is_null(v) return v == nil or v == null end
 
+-- A request's `[]` comes marked as an array (cohort.schema.array), its `{}` as an object.
+local ARRAY_MT = getmetatable(util.array())
+
 local function is_array(v)
-  if type(v) ~= "table" or getmetatable(v) ~= nil and not util.is_array_marked(v) then return false end
+  if type(v) ~= "table" or getmetatable(v) ~= nil and getmetatable(v) ~= ARRAY_MT then return false end
   local n = 0
   for _ in pairs(v) do n = n + 1 end
   return n == #v

@@ -220,6 +220,14 @@ M.routes = {
       return util.json(200, { ledger = util.array(out), count = #out,
         workspaces = util.array(workspaces), reserves = util.array(reserves) })
     end },
+  -- the participant pool: members passing ?filters=<JSON array> (or who may take the study
+  -- ?eligible_for=<id>), paged by offset and limit; one member by id (cohort.sandbox.participants)
+  { "GET", "participants", function(ctx)
+      return require("cohort.sandbox.participants").list_route(ctx)
+    end },
+  { "GET", "participants/{id}", function(ctx, p)
+      return require("cohort.sandbox.participants").get_route(ctx, p)
+    end },
 }
 
 -- The sandbox clock (cohort.sandbox.clock) ------------------------------------------------------

@@ -30,8 +30,9 @@ Further optional top-level keys (created lazily by the families when absent):
   "bonus_batches": { "<id>": { "id", "study", "amount", "fees", "vat", "total_amount",
                                "rows": [ {participant_id, submission_id, amount} ], "paid" } },
   "ledger":    [ { "participant_id", "submission_id", "amount", "batch_id", "kind", "study_id" } ],
-  "participants": [ "24 hex" | { "id": "24 hex", ... } ]   -- a participant pool: when given,
-               participant_ids must name its members (cohort.sandbox.prolific.not_participant)
+  "participants": [ "24 hex" | { "id": "24 hex", ... } ]   -- further participants the sandbox
+               knows besides its pool and the participants of the submissions: participant
+               groups take only those (cohort.sandbox.participants.not_participant)
   "id_seq":    counter behind M.new_id.
 Workspaces carry "balance" and "available_balance" (minor units; bonus payments draw on them).
 All money in the state is in minor units (pence/cents).

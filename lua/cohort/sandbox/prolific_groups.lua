@@ -6,7 +6,11 @@
 -- datetime_created}}}) and ctx.app.state.invitations (array of Invitation objects).
 -- A deleted group keeps answering GET with is_deleted = true (and `?active=false` lists it) but
 -- refuses changes with 404. Adding members already in the group, or removing members not in it,
--- is ignored, as Prolific documents. An invitation's association must be a workspace
+-- is ignored, as Prolific documents. Members are participants the sandbox knows: members of its
+-- participant pool, or participants of the state's submissions (cohort.sandbox.participants);
+-- any other id is refused with 400 naming `participant_ids.N`. A submission completed with a
+-- code whose actions are ADD_TO_PARTICIPANT_GROUP / REMOVE_FROM_PARTICIPANT_GROUP changes the
+-- group's members (applied before every group route reads them). An invitation's association must be a workspace
 -- (WORKSPACE_ADMIN, WORKSPACE_COLLABORATOR) or a project (PROJECT_EDITOR) of the state.
 local util = require "cohort.sandbox.util"
 local surveys = require "cohort.sandbox.prolific_surveys"
@@ -18,7 +22,7 @@ local M = {}
 
 local function groups(app) return H.state(app, "participant_groups") end
 
-local function P() return require "cohort.sandbox.prolific" end
+local participants = require "cohort.sandbox.participants"
 
 -- ParticipantGroup: description nullable; feeder_studies: the studies whose completion codes
 -- add to or remove from the group (ADD_TO_PARTICIPANT_GROUP / REMOVE_FROM_PARTICIPANT_GROUP).
@@ -56,15 +60,33 @@ local function members_body(g)
   return { results = util.array(out) }
 end
 
--- participant_ids (an array of ids: the schema) → 400 fields when an id cannot be a
--- participant's (cohort.sandbox.prolific.not_participant), or when `nonempty` and it is empty.
-local function check_ids(state, ids, nonempty)
+-- participant_ids (an array of ids: the schema) → 400 fields when an id is not a participant of
+-- the sandbox — a member of its pool or a participant of a submission of the state
+-- (cohort.sandbox.participants.not_participant) — or when `nonempty` and it is empty.
+-- Removing takes any id that is not another object's (removing a non-member is ignored).
+local function check_ids(app, ids, nonempty, removing)
   if ids == nil then return { participant_ids = { "This field is required." } } end
   if nonempty and #ids == 0 then return { participant_ids = { "This list may not be empty." } } end
-  return P().check_participants(state, ids, "participant_ids")
+  if removing then
+    -- the state seen without its `participants` list: only ids of other objects are refused
+    local other = setmetatable({ participants = false }, { __index = app.state })
+    return require("cohort.sandbox.prolific").check_participants(other, ids, "participant_ids")
+  end
+  return participants.check(app, ids, "participant_ids")
 end
 
-local function add_members(app, g, ids)
+-- Before a group is read or changed: the state's submissions completed with a code whose
+-- actions add to or remove from a group have done so (cohort.sandbox.participants.sync).
+local function sync(ctx)
+  require("cohort.sandbox.prolific_studies").advance(ctx.app, ctx.req.time or os.time())
+  participants.sync(ctx.app)
+end
+
+--- Adds participants to a group's members (those already in it are left as they are).
+-- @tparam table app
+-- @tparam table g a group of state.participant_groups
+-- @tparam table ids participant ids
+function M.add_members(app, g, ids)
   local have = {}
   for _, m in ipairs(g.members) do have[m.participant_id] = true end
   local now = H.now(app)
@@ -76,7 +98,23 @@ local function add_members(app, g, ids)
   end
 end
 
+--- Removes participants from a group's members (those not in it are ignored).
+-- @tparam table g
+-- @tparam table ids
+function M.remove_members(g, ids)
+  local drop = {}
+  for _, id in ipairs(ids) do drop[id] = true end
+  local keep = {}
+  for _, m in ipairs(g.members) do
+    if not drop[m.participant_id] then keep[#keep + 1] = m end
+  end
+  g.members = keep
+end
+
+local add_members = M.add_members
+
 local function get_group(ctx, id, live)
+  sync(ctx)
   local g = H.find(groups(ctx.app), id)
   if not g or (live and g.is_deleted) then
     return nil, { util.prolific_error(404, "Participant group not found.") }
@@ -95,7 +133,7 @@ local function create(ctx)
     fields.workspace_id = { "Workspace not found." }
   end
   local ids = b.participant_ids or {}
-  for k, v in pairs(check_ids(state, ids) or {}) do fields[k] = v end
+  for k, v in pairs(check_ids(ctx.app, ids) or {}) do fields[k] = v end
   if next(fields) then return util.prolific_error(400, fields) end
   local g = { id = H.id(ctx.app), name = b.name,
     description = type(b.description) == "string" and b.description or nil,
@@ -119,7 +157,7 @@ local function update(ctx, p)
     fields.description = { "Not a valid string." }
   end
   if b.participant_ids ~= nil then
-    for k, v in pairs(check_ids(state, b.participant_ids) or {}) do fields[k] = v end
+    for k, v in pairs(check_ids(ctx.app, b.participant_ids) or {}) do fields[k] = v end
   end
   if next(fields) then return util.prolific_error(400, fields) end
   if b.name ~= nil then g.name = b.name end
@@ -136,18 +174,12 @@ local function membership(add)
     local g, e = get_group(ctx, p.id, true)
     if not g then return table.unpack(e) end
     local ids = ctx.body.participant_ids
-    local fields = check_ids(ctx.app.state, ids, true)
+    local fields = check_ids(ctx.app, ids, true, not add)
     if fields then return util.prolific_error(400, fields) end
     if add then
       add_members(ctx.app, g, ids)
     else
-      local drop = {}
-      for _, id in ipairs(ids) do drop[id] = true end
-      local keep = {}
-      for _, m in ipairs(g.members) do
-        if not drop[m.participant_id] then keep[#keep + 1] = m end
-      end
-      g.members = keep
+      M.remove_members(g, ids)
     end
     return util.answer(200, members_body(g))
   end
@@ -198,6 +230,7 @@ M.routes = {
       if ws == nil and pr == nil then
         return util.prolific_error(400, { workspace_id = { "Give workspace_id (or project_id)." } })
       end
+      sync(ctx)
       local active = ctx.params.active -- "true" or "false" (the schema's enum)
       local items = {}
       for _, g in ipairs(groups(ctx.app)) do

@@ -510,6 +510,8 @@ local function send_group(ctx)
     fields.study_id = { "Study not found." }
   end
   if next(fields) then return util.prolific_error(400, fields) end
+  -- members a completion code added or removed are applied first, as the group routes do
+  require("cohort.sandbox.participants").sync(ctx.app)
   local members = group_members(ctx.app.state, b.participant_group_id)
   if members == nil then return util.prolific_error(404, "Participant group not found.") end
   for _, id in ipairs(members) do

@@ -94,11 +94,34 @@ function M.validate(state, b, creating, current)
       end
     end
   end
-  -- filters: known filter ids, choices and ranges of the catalogue
+  -- filters: the catalogue's (cohort.sandbox.catalogue: known ids, choices, ranges, groups and
+  -- studies of the state), stored normalised; a filter set and the groups of completion-code
+  -- actions must exist
   if type(out.filters) == "table" then
     local filters = require "cohort.sandbox.prolific_filters"
     local norm, fe = filters.validate(state, out.filters, "filters")
     if fe then for k, list in pairs(fe) do fields[k] = list end else out.filters = norm end
+  end
+  if type(out.filter_set_id) == "string" then
+    local fs = find(state.filter_sets, out.filter_set_id)
+    if not fs or fs.is_deleted then
+      add("filter_set_id", "Filter set not found.")
+    elseif type(out.filter_set_version) == "number"
+        and not (fs.versions or {})[math.tointeger(out.filter_set_version) or -1] then
+      add("filter_set_version", ("The filter set has no version %s."):format(number(out.filter_set_version)))
+    end
+  end
+  for i, c in ipairs(type(out.completion_codes) == "table" and out.completion_codes or {}) do
+    for j, a in ipairs(type(c) == "table" and type(c.actions) == "table" and c.actions or {}) do
+      if type(a) == "table" and (a.action == "ADD_TO_PARTICIPANT_GROUP"
+          or a.action == "REMOVE_FROM_PARTICIPANT_GROUP") and type(a.participant_group) == "string" then
+        local g = find(state.participant_groups, a.participant_group)
+        if not g or g.is_deleted then
+          add(("completion_codes.%d.actions.%d.participant_group"):format(i - 1, j - 1),
+            "Participant group not found.")
+        end
+      end
+    end
   end
   if creating then
     local url, access = out.external_study_url, out.access_details
@@ -410,23 +433,15 @@ local function test_study(ctx, p)
     study_url = "https://app.prolific.com/studies/" .. id .. "/test" })
 end
 
--- A plausible recruitment forecast: ~12 places an hour, slower with narrower filters.
-local function forecast(places, filters, minutes)
-  local hours = places / 12 * (1 + 0.25 * filters) + (minutes or 0) / 60
-  hours = math.floor(hours * 100 + 0.5) / 100
-  local lower, upper = math.floor(hours * 70 + 0.5) / 100, math.floor(hours * 150 + 0.5) / 100
-  local display
-  if hours < 1 then display = "Less than an hour"
-  else display = string.format("About %d hours", math.floor(hours + 0.5)) end
-  return { precise_recruitment_time_hours = hours, lower_bound_hours = lower,
-    upper_bound_hours = upper, display_string = display, limit_at = places }
-end
-
+-- The recruitment forecast, from the participant pool (cohort.sandbox.participants: the
+-- eligible members, the places, the pay an hour; model in cohort.sandbox.pool).
 local function predicted_get(ctx, p)
   local st, e1, e2, e3 = get_study(ctx, p.study_id)
   if not st then return e1, e2, e3 end
-  return util.answer(200, forecast(tonumber(st.total_available_places) or 0, #(st.filters or {}),
-    tonumber(st.estimated_completion_time)))
+  local _, taken = counts(ctx.app.state, st)
+  local answer, fields = require("cohort.sandbox.participants").study_forecast(ctx.app, st, taken)
+  if not answer then return util.prolific_error(400, fields) end
+  return util.answer(200, answer)
 end
 
 local function predicted_post(ctx)
@@ -437,10 +452,11 @@ local function predicted_post(ctx)
   for _, k in ipairs { "reward", "total_available_places", "estimated_completion_time" } do
     if b[k] < 1 then fields[k] = { "Ensure this value is greater than or equal to 1." } end
   end
-  local _, fe = require("cohort.sandbox.prolific_filters").validate(state, b.filters, "filters")
+  local filters, fe = require("cohort.sandbox.prolific_filters").validate(state, b.filters, "filters")
   for k, list in pairs(fe or {}) do fields[k] = list end
   if next(fields) then return util.prolific_error(400, fields) end
-  return util.answer(200, forecast(b.total_available_places, #b.filters, b.estimated_completion_time))
+  return util.answer(200, require("cohort.sandbox.participants").forecast(ctx.app, filters,
+    b.total_available_places, b.reward, b.estimated_completion_time))
 end
 
 local function calculator(ctx)
@@ -601,7 +617,10 @@ local SIM_KEYS = { participants = true, returns = true, timeouts = true, failed_
   duration_ms = true, seed = true }
 
 -- POST /__sandbox/studies/{id}/simulate {participants, returns, timeouts, failed_checks,
--- duration_ms, seed}: N participants take the (ACTIVE) study. Each submission is RESERVED, then
+-- duration_ms, seed}: N participants take the (ACTIVE) study — members of the participant pool
+-- who may take it (its filters, its filter set's, not those who took it, nor those of another
+-- study of its mutually exclusive collection: cohort.sandbox.participants), drawn reproducibly
+-- for the seed; fewer such members than N is a 400 naming how many. Each submission is RESERVED, then
 -- ACTIVE, then AWAITING REVIEW — or RETURNED / TIMED-OUT at the given rates — all within
 -- duration_ms (default 1000) from now; statuses are computed from the clock when read. Each gets
 -- time_taken (seconds, scaled from the study's estimated time) and attention_check =
@@ -652,6 +671,18 @@ function M.simulate(ctx, p)
     return util.prolific_error(400, { participants = { string.format(
       "The study has %d free places; increase total_available_places first.", math.max(free, 0)) } })
   end
+  -- who takes part: members of the pool who may take this study (cohort.sandbox.participants)
+  local participants = require "cohort.sandbox.participants"
+  local drawn, eligible = participants.draw(app, st, n, b.seed)
+  if not drawn then return util.prolific_error(400, eligible) end
+  if #drawn < n then
+    return util.prolific_error(400, { participants = { string.format(
+      "Only %d member%s of the participant pool can take this study now (its filters, less those "
+      .. "who took it%s); ask for at most %d.", #drawn, #drawn == 1 and "" or "s",
+      participants.collection_of(app.state, st.id) and " or another study of its collection" or "",
+      #drawn) } })
+  end
+  local pool = participants.pool(app)
   local D = duration / 1000
   local random = rng(b.seed or 1)
   local code
@@ -676,7 +707,8 @@ function M.simulate(ctx, p)
     local failed = random() < rates.failed_checks
     local taken_s = math.floor(ect * (0.4 + 1.2 * random()) + 0.5)
     local sid = data.new_id(app.state)
-    local pid = data.new_id(app.state)
+    local pid = drawn[i].id
+    pool:record(pid, st.id, "RESERVED")
     app.state.submissions[#app.state.submissions + 1] = {
       id = sid, study_id = st.id, participant_id = pid, status = "RESERVED",
       started_at = data.iso_time(arrive), completed_at = nil, study_code = nil,
@@ -688,7 +720,10 @@ function M.simulate(ctx, p)
     }
     ids[i] = sid
   end
+  local pids = {}
+  for i, m in ipairs(drawn) do pids[i] = m.id end
   return util.json(200, { created = n, submission_ids = util.array(ids),
+    participant_ids = util.array(pids), eligible = eligible,
     survey_id = survey or null, duration_ms = duration })
 end
 

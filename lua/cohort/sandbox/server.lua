@@ -44,6 +44,8 @@ A local, stateful emulator of the Prolific and QuestionPro APIs.
   --clock-rate R    sandbox seconds a real second (default 1: real time; 600: ten minutes a
                     second), or "stepped": time moves only by POST /__sandbox/clock/advance
   --clock-start T   the sandbox time at start: Unix seconds or ISO 8601 (default: now)
+  --pool-size N     members of the participant pool (default 30000; 0 to 1000000)
+  --pool-seed N     seed of the participant pool (default 1): the same seed, the same people
   --help            show this text
 
 Prints "cohort-sandbox listening on http://127.0.0.1:PORT" once ready.
@@ -147,6 +149,16 @@ function M.new(argv)
       app.clock_rate = clockmod.parse_rate(value(a))
     elseif a == "--clock-start" then
       app.clock_start = clockmod.parse_start(value(a))
+    elseif a == "--pool-size" or a == "--pool-seed" then
+      -- the participant pool (cohort.sandbox.participants builds it on first use)
+      local v = value(a)
+      local n = math.tointeger(tonumber(v))
+      local pool = require "cohort.sandbox.pool"
+      if not n or (a == "--pool-size" and (n < 0 or n > pool.MAX_SIZE)) then
+        error(("%s: not a whole number%s: %s"):format(a, a == "--pool-size"
+          and (" from 0 to %d"):format(pool.MAX_SIZE) or "", v), 0)
+      end
+      app[a == "--pool-size" and "pool_size" or "pool_seed"] = n
     else
       error("unknown argument: " .. a, 0)
     end
