@@ -29,18 +29,10 @@ if not url then
 end
 local p = cohort.prolific { token = token, base_url = url }
 
--- The sandbox's control routes (no credentials): the one place this script drives the sandbox
--- rather than Prolific's API — participants taking a study, and who they are.
-local function sandbox(method, path, body)
-  local core = require "cohort.core"
-  local s = core.session {}
-  local r = s:request { method = method, base = url, path = "/__sandbox/" .. path,
-    body = body and core.encode(body) or nil }
-  s:close()
-  if r.err then return nil, r.err end
-  return core.decode(r.body)
-end
-if not sandbox("GET", "health") then
+-- The sandbox's handle: the one place this script drives the sandbox rather than Prolific's
+-- API — participants taking a study, and who they are (its verbs call the control routes).
+local sb = own or require("cohort.sandbox").connect(url)
+if not sb:health() then
   io.stderr:write(("longitudinal.lua: %s is not a cohort sandbox; this script only rehearses\n"):format(url))
   os.exit(2)
 end
@@ -49,7 +41,7 @@ local function say(fmt, ...) print((fmt):format(...)) end
 
 -- simulated participants take a published study; returns once every submission has finished
 local function run(study, n, seed)
-  assert(sandbox("POST", "studies/" .. study.id .. "/simulate",
+  assert(sb:simulate(study,
     { participants = n, returns = 0, timeouts = 0, failed_checks = 0.15, duration_ms = 300, seed = seed }))
   while true do
     local subs, busy = assert(p.submissions:all { study = study.id }), 0
@@ -142,7 +134,7 @@ say("Arms (studies %s, %s): %d in arm A, %d in arm B, %d in both", arm_a.id, arm
   #subs_a, #subs_b, both)
 
 -- who took part, as the sandbox's pool knows them
-local first = sandbox("GET", "participants/" .. approved[1].participant_id)
+local first = sb:participant(approved[1].participant_id)
 local took = {}
 for sid, status in pairs(first.history) do
   took[#took + 1] = (sid == wave1.id and "wave 1" or sid == wave2.id and "wave 2"

@@ -126,12 +126,29 @@ function M.start(opts)
   }, Sandbox)
 end
 
+--- A handle on a sandbox that is already running (started by someone else: `cohort-sandbox
+-- --port 8080`), for its verbs: `local sb = sandbox.connect("http://127.0.0.1:8080")`.
+-- `sb:stop()` on it only forgets it; the server keeps running.
+-- @tparam string url the sandbox's URL
+-- @tparam[opt] table opts `token`, `api_key` (what the sandbox expects; defaults as `start`'s)
+-- @treturn table the handle
+function M.connect(url, opts)
+  if type(url) ~= "string" or not url:match("^https?://[^/]") then
+    require("cohort.util").misuse("cohort.sandbox.connect()", "url must be the sandbox's http(s) URL (got %s)",
+      type(url) == "string" and ("%q"):format(url) or type(url))
+  end
+  opts = opts or {}
+  return setmetatable({ url = (url:gsub("/+$", "")), token = opts.token or "sandbox-token",
+    api_key = opts.api_key or "sandbox-api-key", connected = true }, Sandbox)
+end
+
 -- Stops the server (SIGTERM) and reaps it. Returns true and the exit code; later calls
 -- return true and the same code.
 function Sandbox:stop()
   if self._stopped then return true, self.exit_code end
   self._stopped = true
   if self._session then self._session:close(); self._session = nil end
+  if self.connected then return true end -- not ours to stop
   os.execute(("kill %d 2>/dev/null"):format(self.pid))
   local code = reap(self._handle)
   self._handle = nil
@@ -396,6 +413,36 @@ verb("sent_deliveries", "GET", "hooks/deliveries", function(self)
   local v, err = call(self, "sent_deliveries", "GET", "hooks/deliveries")
   if not v then return nil, err end
   return v.deliveries
+end)
+
+--- sb:participants{filters = {...}, eligible_for = study, offset =, limit =} → the pool's
+-- members who pass the filters (catalogue filters, as a study takes them) or who may take the
+-- study, with their demographics and history (an array), and the whole answer (`count`, `pool`).
+verb("participants", "GET", "participants", function(self, opts)
+  check_table("participants", "opts", opts)
+  opts = opts or {}
+  local q = { offset = opts.offset, limit = opts.limit }
+  if opts.filters ~= nil then
+    check_table("participants", "filters", opts.filters)
+    q.filters = encode(require("cohort.schema").array(opts.filters))
+  end
+  if opts.eligible_for ~= nil then q.eligible_for = study_id("participants", opts.eligible_for) end
+  for k in pairs(opts) do
+    if q[k] == nil and k ~= "filters" and k ~= "eligible_for" then
+      misuse("participants", "unknown option '%s'", tostring(k))
+    end
+  end
+  local v, err = call(self, "participants", "GET", "participants", nil, nil, q)
+  if not v then return nil, err end
+  return v.results, v
+end)
+
+--- sb:participant(id) → one member of the pool: demographics, groups and study history.
+verb("participant", "GET", "participants/{id}", function(self, id)
+  if type(id) ~= "string" or #id ~= 24 or id:find("[^%x]") then
+    misuse("participant", "id must be a participant id of 24 hexadecimal digits (got %s)", tostring(id))
+  end
+  return call(self, "participant", "GET", "participants/{}", { id })
 end)
 
 --- sb:shutdown() → true: the sandbox stops after answering (sb:stop() also reaps it).
