@@ -241,6 +241,7 @@ local function verb(name, method, path, fn)
 end
 
 --- sb:health() → true while the sandbox answers.
+-- @function Sandbox:health
 verb("health", "GET", "health", function(self)
   local v, err = call(self, "health", "GET", "health")
   if not v then return nil, err end
@@ -248,9 +249,11 @@ verb("health", "GET", "health", function(self)
 end)
 
 --- sb:server() → the server's figures: connections, limits, time-outs, ticks.
+-- @function Sandbox:server
 verb("server", "GET", "server", function(self) return call(self, "server", "GET", "server") end)
 
 --- sb:reset() → true: the dataset, pool, clock, ledger and deliveries as at the start.
+-- @function Sandbox:reset
 verb("reset", "POST", "reset", function(self)
   local v, err = call(self, "reset", "POST", "reset", nil, {})
   if not v then return nil, err end
@@ -258,6 +261,7 @@ verb("reset", "POST", "reset", function(self)
 end)
 
 --- sb:seed(dataset) → true: replace the dataset (the structure of lua/cohort/sandbox/data.lua).
+-- @function Sandbox:seed
 verb("seed", "POST", "seed", function(self, dataset)
   if type(dataset) ~= "table" then misuse("seed", "dataset must be a table") end
   local v, err = call(self, "seed", "POST", "seed", nil, dataset)
@@ -266,9 +270,11 @@ verb("seed", "POST", "seed", function(self, dataset)
 end)
 
 --- sb:state() → the whole state as JSON data (workspaces, projects, studies, submissions …).
+-- @function Sandbox:state
 verb("state", "GET", "state", function(self) return call(self, "state", "GET", "state") end)
 
 --- sb:requests{path_prefix = "/api/v1/"} → the request log (the last thousand or so), oldest first.
+-- @function Sandbox:requests
 verb("requests", "GET", "requests", function(self, opts)
   check_table("requests", "opts", opts)
   local v, err = call(self, "requests", "GET", "requests", nil, nil,
@@ -278,6 +284,7 @@ verb("requests", "GET", "requests", function(self, opts)
 end)
 
 --- sb:clear_requests() → true: empty the request log.
+-- @function Sandbox:clear_requests
 verb("clear_requests", "DELETE", "requests", function(self)
   local v, err = call(self, "clear_requests", "DELETE", "requests")
   if not v then return nil, err end
@@ -285,12 +292,14 @@ verb("clear_requests", "DELETE", "requests", function(self)
 end)
 
 --- sb:delay(ms) → the answer (`status`, `body`, `headers`) of a GET answered `ms` ms late.
+-- @function Sandbox:delay
 verb("delay", "GET", "delay/{ms}", function(self, ms)
   check_number("delay", "ms", ms, 0, 60000)
   return call(self, "delay", "GET", "delay/{}", { tostring(math.floor(ms)) }, nil, nil, true)
 end)
 
 --- sb:large(bytes) → the answer (`status`, `body`, `headers`) of about `bytes` bytes of JSON.
+-- @function Sandbox:large
 verb("large", "GET", "large/{bytes}", function(self, bytes)
   check_number("large", "bytes", bytes, 0)
   return call(self, "large", "GET", "large/{}", { tostring(math.floor(bytes)) }, nil, nil, true)
@@ -298,6 +307,7 @@ end)
 
 --- sb:status(code, {type = "json"|"html"|"flat"|"qp", detail =, retry_after =}) → the answer
 -- (`status`, `body`, `headers`) with that status, in that platform's error shape.
+-- @function Sandbox:status
 verb("status", "GET", "status/{code}", function(self, code, opts)
   check_number("status", "code", code, 200, 599)
   check_table("status", "opts", opts)
@@ -305,6 +315,7 @@ verb("status", "GET", "status/{code}", function(self, code, opts)
 end)
 
 --- sb:faults() → the fault rules; sb:set_faults{rules = {...}, seed = n}; sb:clear_faults().
+-- @function Sandbox:faults
 verb("faults", "GET", "faults", function(self) return call(self, "faults", "GET", "faults") end)
 verb("set_faults", "POST", "faults", function(self, def)
   if type(def) ~= "table" then misuse("set_faults", "expected a table {rules = {...}, seed = n}") end
@@ -317,12 +328,14 @@ verb("clear_faults", "DELETE", "faults", function(self)
 end)
 
 --- sb:latency(ms) → every platform route answers `ms` milliseconds late (0 turns it off).
+-- @function Sandbox:latency
 verb("latency", "POST", "latency", function(self, ms)
   check_number("latency", "ms", ms, 0, 60000)
   return call(self, "latency", "POST", "latency", nil, { ms = ms })
 end)
 
 --- sb:quirks() → the paging quirks; sb:set_quirks{repeat_next =, overlap =, next_on_last =}.
+-- @function Sandbox:quirks
 verb("quirks", "GET", "quirks", function(self)
   local v, err = call(self, "quirks", "GET", "quirks")
   if not v then return nil, err end
@@ -334,6 +347,7 @@ verb("set_quirks", "POST", "quirks", function(self, q)
 end)
 
 --- sb:questionpro_rate_limit() → {limit, window}; sb:set_questionpro_rate_limit{limit =, window =}.
+-- @function Sandbox:questionpro_rate_limit
 verb("questionpro_rate_limit", "GET", "questionpro/rate-limit", function(self)
   return call(self, "questionpro_rate_limit", "GET", "questionpro/rate-limit")
 end)
@@ -343,6 +357,7 @@ verb("set_questionpro_rate_limit", "POST", "questionpro/rate-limit", function(se
 end)
 
 --- sb:questionpro_html{status = 200, count = 1} → QuestionPro answers HTML pages instead of JSON.
+-- @function Sandbox:questionpro_html
 verb("questionpro_html", "POST", "questionpro/html", function(self, def)
   if type(def) ~= "table" then misuse("questionpro_html", "expected a table {status =, count =}") end
   return call(self, "questionpro_html", "POST", "questionpro/html", nil, def)
@@ -350,13 +365,17 @@ end)
 
 --- sb:simulate(study, {participants =, returns =, timeouts =, failed_checks =, duration_ms =,
 -- seed =}) → what the sandbox did: participants from the pool take the (ACTIVE) study.
+-- @function Sandbox:simulate
 verb("simulate", "POST", "studies/{id}/simulate", function(self, study, opts)
   local id = study_id("simulate", study)
   check_table("simulate", "opts", opts)
   return call(self, "simulate", "POST", "studies/{}/simulate", { id }, opts or {})
 end)
 
---- sb:ledger() → every movement of money (an array), and its count.
+--- sb:ledger() or sb:ledger{kind = "bonus", study =, workspace =} → the movements of money
+-- (an array; every movement without a filter), their count, and the answer (with the
+-- workspaces' balances and the studies' reserves).
+-- @function Sandbox:ledger
 verb("ledger", "GET", "ledger", function(self, opts)
   check_table("ledger", "opts", opts)
   local v, err = call(self, "ledger", "GET", "ledger", nil, nil, opts)
@@ -364,12 +383,9 @@ verb("ledger", "GET", "ledger", function(self, opts)
   return v.ledger, v.count, v
 end)
 
---- sb:ledger{kind = "bonus", study =, workspace =} → the ledger with its filters (an array),
--- its count, and the answer (with the workspaces' balances and the studies' reserves).
--- (`sb:ledger()` without a filter gives every movement.)
-
 --- sb:clock{limit = n} → the sandbox clock: `now`, `at`, `rate`, `stepped`, `pending`, `next`,
 -- `pending_events` (the first `limit` to run), `errors`.
+-- @function Sandbox:clock
 verb("clock", "GET", "clock", function(self, opts)
   check_table("clock", "opts", opts)
   return call(self, "clock", "GET", "clock", nil, nil, opts and opts.limit and { limit = opts.limit } or nil)
@@ -378,6 +394,7 @@ end)
 --- sb:advance(seconds) or sb:advance{to = "<ISO 8601 time>"} → what ran (`ran`, `errors`) and the
 -- clock: time moves forward and what falls due on the way happens, in time order (scheduled
 -- publishing, time-outs, automatic approval, webhook retries).
+-- @function Sandbox:advance
 verb("advance", "POST", "clock/advance", function(self, seconds)
   local body
   if type(seconds) == "table" then
@@ -392,6 +409,7 @@ end)
 
 --- sb:clock_rate(rate) → the clock: `rate` a positive number (600: ten minutes a second) or
 -- `"stepped"` (time moves only by sb:advance).
+-- @function Sandbox:clock_rate
 verb("clock_rate", "POST", "clock/rate", function(self, rate)
   if rate ~= "stepped" then check_number("clock_rate", "rate", rate, 0) end
   return call(self, "clock_rate", "POST", "clock/rate", nil, { rate = rate })
@@ -400,6 +418,7 @@ end)
 --- sb:deliveries{subscription =, status = "PENDING"|"SUCCEEDED"|"FAILED", resource_id =} →
 -- every webhook event with every attempt (an array), and the whole answer (counts, disabled
 -- subscriptions).
+-- @function Sandbox:deliveries
 verb("deliveries", "GET", "deliveries", function(self, opts)
   check_table("deliveries", "opts", opts)
   local v, err = call(self, "deliveries", "GET", "deliveries", nil, nil, opts)
@@ -409,6 +428,7 @@ end)
 
 --- sb:sent_deliveries() → the requests the delivery engine sent, as they went out (headers
 -- and bytes), oldest first.
+-- @function Sandbox:sent_deliveries
 verb("sent_deliveries", "GET", "hooks/deliveries", function(self)
   local v, err = call(self, "sent_deliveries", "GET", "hooks/deliveries")
   if not v then return nil, err end
@@ -418,6 +438,7 @@ end)
 --- sb:participants{filters = {...}, eligible_for = study, offset =, limit =} → the pool's
 -- members who pass the filters (catalogue filters, as a study takes them) or who may take the
 -- study, with their demographics and history (an array), and the whole answer (`count`, `pool`).
+-- @function Sandbox:participants
 verb("participants", "GET", "participants", function(self, opts)
   check_table("participants", "opts", opts)
   opts = opts or {}
@@ -438,6 +459,7 @@ verb("participants", "GET", "participants", function(self, opts)
 end)
 
 --- sb:participant(id) → one member of the pool: demographics, groups and study history.
+-- @function Sandbox:participant
 verb("participant", "GET", "participants/{id}", function(self, id)
   if type(id) ~= "string" or #id ~= 24 or id:find("[^%x]") then
     misuse("participant", "id must be a participant id of 24 hexadecimal digits (got %s)", tostring(id))
@@ -446,6 +468,7 @@ verb("participant", "GET", "participants/{id}", function(self, id)
 end)
 
 --- sb:shutdown() → true: the sandbox stops after answering (sb:stop() also reaps it).
+-- @function Sandbox:shutdown
 verb("shutdown", "POST", "shutdown", function(self)
   local v, err = call(self, "shutdown", "POST", "shutdown", nil, {})
   if not v then return nil, err end
