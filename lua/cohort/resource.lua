@@ -389,6 +389,16 @@ local function context(client, c, label, shown, obj)
   }
 end
 
+-- The per-call options and the row's raw Accept header on a built request `req`.
+local function finish(req, c, opts)
+  if c.raw then req.headers, req.raw = { Accept = c.raw.accept }, true end
+  if opts then
+    req.retries, req.timeout, req.progress = opts.retries, opts.timeout, opts.progress
+    if opts.retry_unsafe then req.idempotent = true end
+  end
+  return req
+end
+
 --- Build the request of compiled row `c`: checks every id, query parameter and body field.
 -- @tparam table P the compiled platform
 -- @tparam Client client
@@ -422,14 +432,8 @@ function M.build(P, client, c, label, ids, args, opts, shown, obj)
   local given = args ~= nil
   if not given and not c.prepare and not c.body and #c.query_required == 0 then
     -- a call with its ids only (`get(id)`): nothing more to check or build
-    local req = { method = c.method, base = client.base_url, path = c.path, ids = path_ids,
-      idempotent = c.idempotent, empty_ok = c.empty_ok }
-    if c.raw then req.headers, req.raw = { Accept = c.raw.accept }, true end
-    if opts then
-      req.retries, req.timeout, req.progress = opts.retries, opts.timeout, opts.progress
-      if opts.retry_unsafe then req.idempotent = true end
-    end
-    return req
+    return finish({ method = c.method, base = client.base_url, path = c.path, ids = path_ids,
+      idempotent = c.idempotent, empty_ok = c.empty_ok }, c, opts)
   end
   if given then
     if type(args) == "string" and c.json_text then
@@ -502,12 +506,7 @@ function M.build(P, client, c, label, ids, args, opts, shown, obj)
       if msg then util.misuse(label, "%s", msg) end
     end
   end
-  if c.raw then req.headers, req.raw = { Accept = c.raw.accept }, true end
-  if opts then
-    req.retries, req.timeout, req.progress = opts.retries, opts.timeout, opts.progress
-    if opts.retry_unsafe then req.idempotent = true end
-  end
-  return req
+  return finish(req, c, opts)
 end
 
 -- Send a built request and shape the answer as the row says.

@@ -89,4 +89,20 @@ function M.short_id(id)
   return id
 end
 
+--- Whether `x` is a number other than NaN and ±infinity.
+-- @param x
+-- @treturn boolean
+function M.finite(x)
+  return type(x) == "number" and x == x and x ~= math.huge and x ~= -math.huge
+end
+
+--- An amount in minor units rounded to a hundredth; a whole number as an integer (prints "315"
+-- rather than "315.0").
+-- @tparam number x
+-- @treturn number
+function M.cents(x)
+  local r = math.floor(x * 100 + 0.5) / 100
+  return r == math.floor(r) and require("cohort.compat").tointeger(r) or r
+end
+
 return M

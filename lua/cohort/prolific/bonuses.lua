@@ -16,7 +16,6 @@
 -- (`cohort.workbench.money`) wraps `setup` and `pay`: spend caps, a sanity limit per bonus, one
 -- row per participant, and a second `pay` of a batch this client paid refused.
 -- @module cohort.prolific.bonuses
-local compat = require "cohort.compat"
 local schema = require "cohort.schema"
 local util = require "cohort.util"
 
@@ -112,15 +111,7 @@ local function check_setup(args, ctx)
   return args
 end
 
-local function finite(x)
-  return type(x) == "number" and x == x and x ~= math.huge and x ~= -math.huge
-end
-
--- Rounded to a hundredth of a minor unit; a whole number as an integer (prints "315").
-local function cents(x)
-  local r = math.floor(x * 100 + 0.5) / 100
-  return r == math.floor(r) and compat.tointeger(r) or r
-end
+local finite, cents = util.finite, util.cents
 
 --- What paying a batch costs, in minor units: the larger of Prolific's `total_amount` and
 -- `amount + fees + vat` (they agree on Prolific and in the sandbox; were they ever to differ,

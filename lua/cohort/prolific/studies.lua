@@ -23,7 +23,6 @@
 -- ACTIVE|PAUSED→AWAITING REVIEW or COMPLETED. After publishing only `internal_name` and
 -- `total_available_places` (increase only) may be updated.
 -- @module cohort.prolific.studies
-local compat = require "cohort.compat"
 local schema = require "cohort.schema"
 local util = require "cohort.util"
 
@@ -169,15 +168,7 @@ end
 local REWARD_PARTS = { "rewards", "fees", "tax", "rep_sample_fees", "rep_sample_tax" }
 local BONUS_PARTS = { "rewards", "fees", "tax" }
 
-local function finite(x)
-  return type(x) == "number" and x == x and x ~= math.huge and x ~= -math.huge
-end
-
--- Rounded to a hundredth of a minor unit; a whole number as an integer (prints "4200").
-local function cents(x)
-  local r = math.floor(x * 100 + 0.5) / 100
-  return r == math.floor(r) and compat.tointeger(r) or r
-end
+local finite, cents = util.finite, util.cents
 
 -- The sum of the `{amount, currency}` parts of one breakdown, the parts found, and the currency.
 local function sum_parts(node, parts)

@@ -48,6 +48,7 @@ local function class_name(v)
   local name = type(mt) == "table" and rawget(mt, "__name") or nil
   return type(name) == "string" and name or nil
 end
+M.class_name = class_name
 
 local function has_tostring(v)
   local mt = getmetatable(v)

@@ -119,11 +119,7 @@ function M.describe(name, fn)
   return name .. (first ~= "" and ("  " .. first) or "")
 end
 
-local function class_name(v)
-  local mt = getmetatable(v)
-  local n = type(mt) == "table" and rawget(mt, "__name") or nil
-  return type(n) == "string" and n or nil
-end
+local class_name = pretty.class_name
 
 local function methods_of(t)
   local names = {}

@@ -36,7 +36,6 @@
 --   or turned off by `max_bonus = false`; the same participant or submission id twice in one
 --   call; an amount that is not a number (`"1.50"`).
 -- @module cohort.workbench.money
-local compat = require "cohort.compat"
 local Error = require "cohort.error"
 local resource = require "cohort.resource"
 local schema = require "cohort.schema"
@@ -54,15 +53,7 @@ M.SIGNS = { GBP = "£", USD = "$", EUR = "€" }
 local ID = { type = "string", format = "objectId" }
 local minor_text = bonuses.minor_text
 
-local function finite(x)
-  return type(x) == "number" and x == x and x ~= math.huge and x ~= -math.huge
-end
-
--- Rounded to a hundredth of a minor unit; a whole number as an integer (prints "315").
-local function cents(x)
-  local r = math.floor(x * 100 + 0.5) / 100
-  return r == math.floor(r) and compat.tointeger(r) or r
-end
+local finite, cents = util.finite, util.cents
 M.cents = cents
 
 -- "1.50" for 150 minor units
@@ -688,6 +679,17 @@ function M.setup(client, label, args, opts)
   return batch
 end
 
+-- Settles `charge` by the outcome of its request (`value` or nil, `perr`): paid, refused (a
+-- definite refusal) or unknown (left for a resume to check); returns the outcome.
+local function charged(g, charge, call, value, perr)
+  if value == nil then
+    M.settle(g, charge, definite(perr) and "refused" or "unknown", call)
+    return nil, perr
+  end
+  M.settle(g, charge, "paid", call)
+  return value
+end
+
 --- `p.bonuses:pay(id_or_batch, {spend_cap =, again =})` and `batch:pay{…}` with the guard:
 -- the cost checked against the caps before sending, a second payment of a batch this client
 -- paid refused unless `again = true`.
@@ -733,13 +735,7 @@ function M.pay(client, label, target, gargs, opts)
   local charge, err = M.reserve(g, label, "paying bonus batch " .. util.short_id(id), cost, call,
     { batch = id, object = batch, study = batch and batch.study or known and known.study })
   if not charge then return nil, err end
-  local value, perr = resource.run(P, client, c, "call", req)
-  if value == nil then
-    M.settle(g, charge, definite(perr) and "refused" or "unknown", call)
-    return nil, perr
-  end
-  M.settle(g, charge, "paid", call)
-  return value
+  return charged(g, charge, call, resource.run(P, client, c, "call", req))
 end
 
 -- A study's projected cost for publishing it, in minor units (or nil, err).
@@ -766,13 +762,7 @@ local function publishing(client, label, id, study, cap, req, what)
   local charge
   charge, err = M.reserve(g, label, what .. " study " .. util.short_id(id), cost, call, { study = id })
   if not charge then return nil, err end
-  local value, perr = resource.run(P, client, c, "call", req)
-  if value == nil then
-    M.settle(g, charge, definite(perr) and "refused" or "unknown", call)
-    return nil, perr
-  end
-  M.settle(g, charge, "paid", call)
-  return value
+  return charged(g, charge, call, resource.run(P, client, c, "call", req))
 end
 
 local SPENDING = { PUBLISH = "publishing", SCHEDULE_PUBLISH = "scheduling" }
