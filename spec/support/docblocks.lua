@@ -16,6 +16,50 @@ function M.block(path, title)
   return code
 end
 
+--- Every ```lua block of the file at `path`, in order: `{code =, heading =, line =}`, where
+-- `heading` is the title of the nearest heading above it (any level, without the #s; "" before
+-- the first) and `line` the line of its opening fence.
+function M.all(path)
+  local f = assert(io.open(path, "rb"))
+  local text = f:read("*a")
+  f:close()
+  local out, heading, n, code, other = {}, "", 0, nil, false
+  for line in (text .. "\n"):gmatch("(.-)\n") do
+    n = n + 1
+    if code then
+      if line:find("^```") then
+        out[#out].code = table.concat(code, "\n") .. "\n"
+        code = nil
+      else
+        code[#code + 1] = line
+      end
+    elseif other then -- a fence of another language: a "# comment" in it is no heading
+      if line:find("^```") then other = false end
+    elseif line == "```lua" then
+      code = {}
+      out[#out + 1] = { heading = heading, line = n }
+    elseif line:find("^```") then
+      other = true
+    elseif line:find("^#+ ") then
+      heading = line:gsub("^#+ ", "")
+    end
+  end
+  return out
+end
+
+--- The `n`th (default 1) ```lua block under the heading `title` (any level) of the file at
+-- `path`, up to the next heading.
+function M.under(path, title, n)
+  local k = 0
+  for _, b in ipairs(M.all(path)) do
+    if b.heading == title then
+      k = k + 1
+      if k == (n or 1) then return b.code end
+    end
+  end
+  error(("%s: no lua block %d under the heading '%s'"):format(path, n or 1, title))
+end
+
 --- Runs `code` (after the plain-text replacements `subs`, { from = to }); returns the lines it
 -- printed and the lines its `--> ` comments expect.
 function M.run(code, subs)
