@@ -247,7 +247,9 @@ describe("docs/workbench.md", function()
       assert.are.same(expected, printed)
       -- jsonl wrote what `record` returns: the id and answers, not the participant
       local records = {}
-      for line in slurp(jsonl):gmatch("([^\n]*)\n") do records[#records + 1] = core.decode(line) end
+      for line in slurp(jsonl):gmatch("([^\n]*)\n") do
+        records[#records + 1] = core.decode(line)
+      end
       assert.are.same({ { id = "P1", answers = { Q1 = 1, Q2 = 2 } },
         { id = "P2", answers = { Q1 = 3 } } }, records)
       -- the default is labels (one column a question)
@@ -300,10 +302,8 @@ describe("docs/workbench.md", function()
     assert.truthy(code:find("-- … one line a pair: 37 in all", 1, true))
     assert.are.equal(37 + 1, #printed)
     assert.are.equal(expected[1], printed[1])
-    for i = 2, 37 do
-      assert.truthy(printed[i]:find("^Submission %x+… [A-Z ]+ %(participant %x+…%)\tResponse %d+ "),
-        printed[i])
-    end
+    local shape = "^Submission %x+… [A-Z ]+ %(participant %x+…%)\tResponse %d+ "
+    for i = 2, 37 do assert.truthy(printed[i]:find(shape), printed[i]) end
     assert.are.equal(expected[2], printed[38])
     -- it only reads
     for _, r in ipairs(env.requests()) do assert.are.equal("GET", r.method, r.path) end
