@@ -143,8 +143,8 @@ describe("the examples of docs/async.md, docs/questionpro.md, docs/reliability.m
     assert.is_nil(rawget(_G, "timer"))
     _G.timer = { every = function(dt, fn) ticks[#ticks + 1] = { dt = dt, fn = fn } end }
     finally(function() _G.timer = nil end)
-    local printed, expected = docblocks.run(docblocks.under("docs/async.md",
-      "In a host with its own event loop"), prolific_subs())
+    local code = docblocks.under("docs/async.md", "In a host with its own event loop")
+    local printed, expected = docblocks.run(code, prolific_subs())
     assert.are.equal(1, #ticks)
     assert.are.equal(0.016, ticks[1].dt)
     local deadline = core.monotime() + 5
@@ -173,8 +173,8 @@ describe("the examples of docs/async.md, docs/questionpro.md, docs/reliability.m
   it("questionpro.md, QuestionPro with cohort: every response of the survey", function()
     -- the key from the environment → the sandbox's; the eu data centre is kept and the
     -- sandbox's URL given as well, since an explicit base_url wins over datacenter
-    local printed, expected = docblocks.run(docblocks.under("docs/questionpro.md",
-      "QuestionPro with cohort"), {
+    local code = docblocks.under("docs/questionpro.md", "QuestionPro with cohort")
+    local printed, expected = docblocks.run(code, {
       ['os.getenv("QUESTIONPRO_API_KEY")'] = ("%q"):format(sb.api_key),
       ['datacenter = "eu"'] = ('datacenter = "eu", base_url = %q'):format(sb.url),
     })
@@ -254,8 +254,8 @@ describe("the examples of docs/async.md, docs/questionpro.md, docs/reliability.m
   it("questionpro.md, Timestamps and time zones: an ambiguous zone, then decided", function()
     -- the client made with time_zones gets the sandbox's key and URL too (the same words in
     -- the `-->` line, the advice of time_error, are left alone)
-    local printed, expected = docblocks.run(docblocks.under("docs/questionpro.md",
-      "Timestamps and time zones"), questionpro_subs {
+    local code = docblocks.under("docs/questionpro.md", "Timestamps and time zones")
+    local printed, expected = docblocks.run(code, questionpro_subs {
         ["local q = cohort.questionpro{ time_zones"] =
           "local q = cohort.questionpro{ " .. creds() .. ", time_zones" })
     prints(expected, printed)
