@@ -471,6 +471,7 @@ describe("cohort.questionpro", function()
       local india = env.questionpro{ time_zones = { IST = "+05:30" } }
       local decided = assert(india.responses:get(SURVEY, 90000007))
       assert.equals("2024-05-02T00:01:59Z", decided.time_utc)
+      assert.matches("^Response 90000007 %S+ 2024%-05%-02T00:01:59Z", tostring(decided))
       local ireland = env.questionpro{ time_zones = { ist = 1 } }
       assert.equals("2024-05-02T04:31:59Z", assert(ireland.responses:get(SURVEY, 90000007)).time_utc)
     end)

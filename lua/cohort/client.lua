@@ -339,9 +339,9 @@ function Client:class(name)
 end
 
 --- Register a class: `def.methods` (functions taking `(client, obj, ...)`), `def.getters`
--- (fields computed on access, never stored: functions `(client, obj)`), `def.tostring`,
--- `def.key` (function(obj) → its id), `def.var` (the conventional variable name in errors:
--- `sub`). Methods are closures over the client, so objects keep only the server's fields; a
+-- (fields computed on access, never stored: functions `(client, obj)`), `def.tostring`
+-- (`(obj, client)`), `def.key` (function(obj) → its id), `def.var` (the conventional variable
+-- name in errors: `sub`). Methods are closures over the client, so objects keep only the server's fields; a
 -- method called with a dot (`sub.approve()`) raises and says so.
 -- @tparam string name
 -- @tparam table def
@@ -355,7 +355,9 @@ function Client:define_class(name, def)
     __client = client, -- the client an object came from (cohort.workbench.review uses it)
     __methods = methods,
     __key = def.key,
-    __tostring = def.tostring and function(obj) return def.tostring(obj) end or nil,
+    -- the client as a second argument: a class may print by its settings (QuestionPro's
+    -- time zones)
+    __tostring = def.tostring and function(obj) return def.tostring(obj, client) end or nil,
   }
   for k, f in pairs(def.methods or {}) do
     methods[k] = function(obj, ...)

@@ -316,9 +316,12 @@ function M.getters.time_error(client, resp)
   return why
 end
 
---- `Response 90000001 Completed 2024-05-01T10:05:00Z (custom1 60bf9a2c…)`
-function M.tostring(resp)
-  local t = M.parse_timestamp(rawget(resp, "timestamp"))
+--- `Response 90000001 Completed 2024-05-01T10:05:00Z (custom1 60bf9a2c…)`: the time in UTC
+-- when it can be known (by the client's `time_zones`), else as QuestionPro wrote it.
+-- @tparam table resp
+-- @tparam[opt] Client client the client it came from
+function M.tostring(resp, client)
+  local t = M.parse_timestamp(rawget(resp, "timestamp"), client and client.time_zones)
   local cv = rawget(resp, "customVariables")
   local c1 = type(cv) == "table" and not is_null(cv.custom1) and cv.custom1 or nil
   local s = ("Response %s %s %s"):format(tostring(rawget(resp, "responseID")),
