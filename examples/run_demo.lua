@@ -11,18 +11,9 @@ local env = table.concat({
 }, " ")
 
 local status = 0
-local function control(method, path, body)
-  local core = require "cohort.core"
-  local s = core.session {}
-  local r = s:request { method = method, base = sb.url, path = "/__sandbox/" .. path,
-    body = body and core.encode(body) or nil }
-  s:close()
-  return r
-end
-
 for _, example in ipairs { "quickstart", "study_workflow", "game_loop", "longitudinal" } do
   -- the game loop shows frames going on while slow requests complete
-  control("POST", "latency", { ms = example == "game_loop" and 200 or 0 })
+  assert(sb:latency(example == "game_loop" and 200 or 0))
   local path = "examples/" .. example .. ".lua"
   local f = io.open(path, "r")
   if f then

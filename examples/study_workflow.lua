@@ -63,14 +63,11 @@ say("Study:      %s", tostring(study))
 
 -- ---------------------------------------------------------------- 2. participants take part
 if sandbox_url then
-  local core = require "cohort.core"
-  local control = core.session {}
-  local r = control:request { method = "POST", base = sandbox_url,
-    path = "/__sandbox/studies/{}/simulate", ids = { study.id },
-    body = core.encode { participants = PLACES, returns = 0.1, timeouts = 0.05,
-      failed_checks = 0.2, duration_ms = 1500, seed = 7 } }
-  assert(not r.err, r.err and r.err.message)
-  control:close()
+  -- the sandbox's participant pool takes the study (its control API, through the handle's verbs)
+  local sb = require("cohort.sandbox").connect(sandbox_url)
+  assert(sb:simulate(study, { participants = PLACES, returns = 0.1, timeouts = 0.05,
+    failed_checks = 0.2, duration_ms = 1500, seed = 7 }))
+  sb:stop() -- forgets the handle; the sandbox keeps running
   say("Simulating %d participants in the sandbox…", PLACES)
 end
 

@@ -695,17 +695,7 @@ describe("docs/prolific.md", function()
   -- ------------------------------------------------------------------ rehearsing with simulated participants
 
   it("the sandbox's simulated participants: wait_for, attention checks, bulk approve", function()
-    local core = require "cohort.core"
-    -- POST /__sandbox/studies/{id}/simulate on the sandbox `sb` (no credentials)
-    local function simulate(study_id, options)
-      local control = core.session{}
-      local r = control:request{ method = "POST", base = sb.url,
-        path = "/__sandbox/studies/{}/simulate", ids = { study_id }, body = core.encode(options) }
-      control:close()
-      if r.err then return nil, r.err end
-      return core.decode(r.body)
-    end
-
+    -- `sb` is the sandbox's handle (`require("cohort.sandbox").start{}`): its verbs drive it
     local me = assert(p.users:me())
     local CHECK = "Attention check: choose Blue"
     local survey = assert(p.surveys:create{ researcher_id = me.id, title = "Alertness", questions = {
@@ -723,7 +713,7 @@ describe("docs/prolific.md", function()
     })
     study = assert(study:publish())
 
-    local run = assert(simulate(study.id, { participants = 10, returns = 0.1, timeouts = 0.1,
+    local run = assert(sb:simulate(study, { participants = 10, returns = 0.1, timeouts = 0.1,
       failed_checks = 0.3, duration_ms = 500, seed = 7 }))
     print(run.created, run.survey_id == survey._id)      --> 10  true
 
@@ -764,20 +754,10 @@ describe("docs/prolific.md", function()
   end)
 
   it("the sandbox's simulated participants: screening out", function()
-    local core = require "cohort.core"
-    local function simulate(study_id, options)
-      local control = core.session{}
-      local r = control:request{ method = "POST", base = sb.url,
-        path = "/__sandbox/studies/{}/simulate", ids = { study_id }, body = core.encode(options) }
-      control:close()
-      if r.err then return nil, r.err end
-      return core.decode(r.body)
-    end
-
     local screener = assert(p.studies:clone(DRAFT))
     screener = assert(screener:update{ is_custom_screening = true, total_available_places = 3 })
     screener = assert(screener:publish())
-    local run = assert(simulate(screener.id, { participants = 3, duration_ms = 200, seed = 1 }))
+    local run = assert(sb:simulate(screener, { participants = 3, duration_ms = 200, seed = 1 }))
     local first = assert(assert(p.submissions:get(run.submission_ids[1]))
       :wait_for("AWAITING REVIEW", { timeout = 10, interval = 0.05 }))
 

@@ -170,9 +170,9 @@ describe("docs/sandbox.md, The server", function()
     assert.are.equal("transport", r.err and r.err.kind)
   end)
 
-  -- LuaJIT and 5.1 call no __gc of a table: there the handle must be stopped (see the guide)
-  local gc_it = _VERSION ~= "Lua 5.1" and it or pending
-  gc_it("stops on garbage collection too (Lua 5.2 and later)", function()
+  -- on every host: LuaJIT and 5.1 call no __gc of a table, so the handle carries a userdata
+  -- sentinel there
+  it("stops on garbage collection too", function()
     local sb = assert(require("cohort.sandbox").start {})
     local pid = sb.pid
     assert.is_true(alive(pid))
@@ -182,7 +182,8 @@ describe("docs/sandbox.md, The server", function()
     assert.is_false(alive(pid))
   end)
 
-  local close_it = _VERSION == "Lua 5.4" and it or pending
+  -- <close> is Lua 5.4's: the other hosts have no such variable, so no such test
+  local close_it = _VERSION == "Lua 5.4" and it or function() end
   close_it("stops when a <close> variable goes out of scope (Lua 5.4)", function()
     -- compiled from text: the other hosts cannot parse <close>
     local pid
@@ -195,9 +196,9 @@ describe("docs/sandbox.md, The server", function()
     assert.is_false(alive(pid))
   end)
 
-  it("says so in the guide: GC on 5.2 and later, <close> on 5.4", function()
+  it("says so in the guide: on GC, and on <close> in Lua 5.4", function()
     local code = docblocks.under("docs/sandbox.md", "The server")
-    assert.is_truthy(code:find("also on GC (Lua 5.2+) / <close> (5.4)", 1, true))
+    assert.is_truthy(code:find("also on GC / <close> (Lua 5.4)", 1, true))
   end)
 end)
 

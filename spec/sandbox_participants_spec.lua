@@ -447,7 +447,7 @@ describe("the sandbox's participant pool over HTTP", function()
     end)
   end)
 
-  it("docs/sandbox.md's example of the pool in the server runs as written #sandbox54", function()
+  it("docs/sandbox.md's example of the pool in the server runs as written", function()
     local docblocks = require "support.docblocks"
     local f = assert(io.open("docs/sandbox.md", "rb"))
     local text = f:read("*a")

@@ -77,7 +77,7 @@ function M.run(code, subs)
   end
   local printed = {}
   local env = setmetatable({ print = function(...)
-    local t = table.pack(...)
+    local t = require("cohort.compat").pack(...)
     for i = 1, t.n do t[i] = tostring(t[i]) end
     printed[#printed + 1] = table.concat(t, "\t")
   end }, { __index = _G })

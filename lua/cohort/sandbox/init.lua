@@ -5,7 +5,7 @@
 --                             tls = { "cert.pem", "key.pem" }, bin = "cohort-sandbox",
 --                             strict = false, args = { ... }, timeout = 10 }
 --   sb.url, sb.token, sb.api_key, sb.pid, sb.log_file
---   sb:stop()            -- idempotent; also on __gc and __close (local sb <close> = ...)
+--   sb:stop()            -- idempotent; also on GC (every host) and <close> (Lua 5.4)
 --
 -- The handle's verbs drive the control API (/__sandbox/…) without the core or any URL:
 --
@@ -120,10 +120,19 @@ function M.start(opts)
   end
   os.remove(ready_file)
 
-  return setmetatable({
+  local sb = setmetatable({
     url = url, token = token, api_key = api_key, pid = pid, log_file = log_file,
     _handle = handle, _remove_log = opts.log_file == nil,
   }, Sandbox)
+  -- Lua 5.1 and LuaJIT call no __gc of a table: a userdata sentinel stops a dropped handle's
+  -- server, or the popen handle's own finalizer would wait for it forever. Finalizers run
+  -- newest first, so this one runs before the popen handle's.
+  if newproxy then -- 5.1 and LuaJIT only
+    local sentinel = newproxy(true)
+    getmetatable(sentinel).__gc = function() if not sb._stopped then sb:stop() end end
+    sb._sentinel = sentinel
+  end
+  return sb
 end
 
 --- A handle on a sandbox that is already running (started by someone else: `cohort-sandbox
@@ -207,6 +216,8 @@ local function call(self, verb, method, path, ids, body, query, raw)
     message = ("sb:%s(): the sandbox answered something that is not JSON"):format(verb) } end
   return v
 end
+
+local function util_copy(t) return require("cohort.util").copy(t) end
 
 local function check_table(verb, name, v)
   if v ~= nil and type(v) ~= "table" then misuse(verb, "%s must be a table (got %s)", name, type(v)) end
@@ -421,16 +432,27 @@ end)
 -- @function Sandbox:deliveries
 verb("deliveries", "GET", "deliveries", function(self, opts)
   check_table("deliveries", "opts", opts)
+  if opts and type(opts.subscription) == "table" then -- a Subscription object
+    opts = util_copy(opts)
+    opts.subscription = opts.subscription.id
+  end
   local v, err = call(self, "deliveries", "GET", "deliveries", nil, nil, opts)
   if not v then return nil, err end
   return v.deliveries, v
 end)
 
---- sb:sent_deliveries() → the requests the delivery engine sent, as they went out (headers
--- and bytes), oldest first.
+--- sb:sent_deliveries{subscription =} → the requests the delivery engine sent (to one
+-- subscription's target, or to all), as they went out (headers and bytes), oldest first.
 -- @function Sandbox:sent_deliveries
-verb("sent_deliveries", "GET", "hooks/deliveries", function(self)
-  local v, err = call(self, "sent_deliveries", "GET", "hooks/deliveries")
+verb("sent_deliveries", "GET", "hooks/deliveries", function(self, opts)
+  check_table("sent_deliveries", "opts", opts)
+  for k in pairs(opts or {}) do
+    if k ~= "subscription" then misuse("sent_deliveries", "unknown option '%s'", tostring(k)) end
+  end
+  local sub = opts and opts.subscription
+  if type(sub) == "table" then sub = sub.id end -- a Subscription object
+  local v, err = call(self, "sent_deliveries", "GET", "hooks/deliveries", nil, nil,
+    sub ~= nil and { subscription = sub } or nil)
   if not v then return nil, err end
   return v.deliveries
 end)
