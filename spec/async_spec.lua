@@ -195,7 +195,7 @@ describe("non-blocking use", function()
       -- every callback error was reported by the poll() that ran it, after the others settled
       local all = table.concat(raised, "\n")
       assert.are.equal(5, count(all, "on_done boom %d"))
-      assert.matches("^spec/async_spec%.lua:%d+: cohort: prolific:poll%(%): a task's on_done callback raised an error: "
+      assert.matches("^spec/async_spec%.lua:%d+: cohort: p:poll%(%): a task's on_done callback raised an error: "
         .. ".-async_spec%.lua:%d+: on_done boom %d", raised[1])
       assert.is_true(pcall(p.poll, p)) -- reported once, not again
     end)
@@ -317,12 +317,12 @@ describe("non-blocking use", function()
         assert.is_false(ok)
         assert.matches(pattern, tostring(e))
       end
-      raises(function() a:spawn(function() end) end, "^spec/async_spec%.lua:%d+: cohort: prolific:spawn%(%): attempt to use a closed client$")
-      raises(function() a:poll() end, ": cohort: prolific:poll%(%): attempt to use a closed client$")
-      raises(function() a:wait(mine[1]) end, ": cohort: prolific:wait%(%): attempt to use a closed client$")
-      raises(function() a:map({ 1 }, print) end, ": cohort: prolific:map%(%): attempt to use a closed client$")
+      raises(function() a:spawn(function() end) end, "^spec/async_spec%.lua:%d+: cohort: p:spawn%(%): attempt to use a closed client$")
+      raises(function() a:poll() end, ": cohort: p:poll%(%): attempt to use a closed client$")
+      raises(function() a:wait(mine[1]) end, ": cohort: p:wait%(%): attempt to use a closed client$")
+      raises(function() a:map({ 1 }, print) end, ": cohort: p:map%(%): attempt to use a closed client$")
       raises(function() a:submit({ method = "GET", path = "/api/v1/users/me/" }, print) end,
-        ": cohort: prolific:submit%(%): attempt to use a closed client$")
+        ": cohort: p:submit%(%): attempt to use a closed client$")
       raises(function() a.users:me() end, "async_spec%.lua:%d+: cohort: prolific client: attempt to use a closed client %(GET /api/v1/users/me/%)$")
       a:close() -- idempotent
       -- a task closing a client runs that client's on_error handlers: not inside the task,
@@ -335,7 +335,7 @@ describe("non-blocking use", function()
       local closer = b:spawn(function() d:close(); return "closed it" end)
       assert.are.equal("closed it", b:wait(closer))
       assert.are.equal("closed", victim.error.kind)
-      assert.matches("cohort: prolific:wait%(%): not allowed inside an on_done or on_error callback", werr)
+      assert.matches("cohort: p:wait%(%): not allowed inside an on_done or on_error callback", werr)
       assert.are.equal("slept", b:wait(slow))
       -- a task that closes its own client ends at its next call on it
       local c = env.prolific()
@@ -383,9 +383,9 @@ describe("non-blocking use", function()
         t3 = p:spawn(function() return assert(p.users:me()).id end)
       end
       assert.are.equal(ME, p:wait(t1)) -- the callback runs inside this blocking wait
-      assert.matches("^spec/async_spec%.lua:%d+: cohort: prolific:map%(%): not allowed inside an on_done", merr)
-      assert.matches("^spec/async_spec%.lua:%d+: cohort: prolific:wait%(%): not allowed inside an on_done or on_error callback", werr)
-      assert.matches("^spec/async_spec%.lua:%d+: cohort: prolific:poll%(%): not allowed inside an on_done or on_error callback", perr)
+      assert.matches("^spec/async_spec%.lua:%d+: cohort: p:map%(%): not allowed inside an on_done", merr)
+      assert.matches("^spec/async_spec%.lua:%d+: cohort: p:wait%(%): not allowed inside an on_done or on_error callback", werr)
+      assert.matches("^spec/async_spec%.lua:%d+: cohort: p:poll%(%): not allowed inside an on_done or on_error callback", perr)
       assert.are.equal(ME, p:wait(t3))
       assert.are.equal(ME, p:wait(t2))
       -- the same from on_error, and from a poll() rather than a wait()
@@ -399,8 +399,8 @@ describe("non-blocking use", function()
       local raised, finished = drain(p, { t4 })
       assert.is_true(finished)
       assert.are.same({}, raised)
-      assert.matches("^spec/async_spec%.lua:%d+: cohort: prolific:wait%(%): not allowed inside an on_done or on_error callback", werr)
-      assert.matches("^spec/async_spec%.lua:%d+: cohort: prolific:poll%(%): not allowed inside an on_done or on_error callback", perr)
+      assert.matches("^spec/async_spec%.lua:%d+: cohort: p:wait%(%): not allowed inside an on_done or on_error callback", werr)
+      assert.matches("^spec/async_spec%.lua:%d+: cohort: p:poll%(%): not allowed inside an on_done or on_error callback", perr)
       assert.are.equal(ME, p:wait(t5))
       -- the submit() callback is such a callback too
       local serr, t6
@@ -411,7 +411,7 @@ describe("non-blocking use", function()
       raised, finished = drain(p, { sub })
       assert.is_true(finished)
       assert.are.same({}, raised)
-      assert.matches("^spec/async_spec%.lua:%d+: cohort: prolific:wait%(%): not allowed inside an on_done or on_error callback", serr)
+      assert.matches("^spec/async_spec%.lua:%d+: cohort: p:wait%(%): not allowed inside an on_done or on_error callback", serr)
       assert.are.equal(ME, p:wait(t6))
     end)
 
@@ -419,16 +419,16 @@ describe("non-blocking use", function()
       local self_waiter
       self_waiter = p:spawn(function() p.users:me(); return p:wait(self_waiter) end)
       assert.is_nil(p:wait(self_waiter))
-      assert.matches("^.-cohort: prolific:wait%(%): a task cannot wait for itself", self_waiter.error)
+      assert.matches("^.-cohort: p:wait%(%): a task cannot wait for itself", self_waiter.error)
       local a, b
       a = p:spawn(function() p.users:me(); return p:wait(b) end)
       b = p:spawn(function() p.users:me(); p:sleep(0.05); return p:wait(a) end)
       assert.is_nil(p:wait(b))
-      assert.matches("cohort: prolific:wait%(%): the two tasks would wait for each other", b.error)
+      assert.matches("cohort: p:wait%(%): the two tasks would wait for each other", b.error)
       assert.is_nil(p:wait(a)) -- a got b's failure
       local poller = p:spawn(function() p.users:me(); p:poll() end)
       assert.is_nil(p:wait(poller))
-      assert.matches("cohort: prolific:poll%(%): not allowed inside a task", poller.error)
+      assert.matches("cohort: p:poll%(%): not allowed inside a task", poller.error)
     end)
 
     it("map() names itself in every misuse, before anything is sent", function()
@@ -438,7 +438,7 @@ describe("non-blocking use", function()
         local ok, e = pcall(function() return p:map(require("cohort.compat").unpack(args, 1, args.n)) end)
         assert.is_false(ok)
         assert.matches(pattern, tostring(e))
-        assert.matches("async_spec%.lua:%d+: cohort: prolific:map%(%)", tostring(e))
+        assert.matches("async_spec%.lua:%d+: cohort: p:map%(%)", tostring(e))
       end
       local f = function() return true end
       raises("items must be an array %(got nil%)", nil, f)
@@ -526,10 +526,10 @@ describe("non-blocking use", function()
       task.on_done = function(me) error("the welcome screen broke for " .. me.id) end
       while not task:done() do
         local ok, err = pcall(p.poll, p)              -- the task is settled whatever its callback did
-        if not ok then print(err) end                 -- cohort: prolific:poll(): a task's on_done …
+        if not ok then print(err) end                 -- cohort: p:poll(): a task's on_done …
       end
       assert.are.equal(1, #printed)
-      assert.matches("cohort: prolific:poll%(%): a task's on_done callback raised an error: "
+      assert.matches("cohort: p:poll%(%): a task's on_done callback raised an error: "
         .. ".-the welcome screen broke for 60a42f4c693c29420793cb73", printed[1])
       assert.are.equal("done", task.state)
     end)

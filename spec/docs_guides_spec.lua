@@ -106,7 +106,7 @@ describe("the examples of docs/async.md, docs/questionpro.md, docs/reliability.m
     local shown = assert(code:match("print%(err%) end%s+%-%- ([^\n]-) …\n"))
     assert.are.equal(1, #printed)
     assert.are.equal("(docs example):5: " .. shown, printed[1]:sub(1, #shown + 18))
-    assert.matches("^%(docs example%):5: cohort: prolific:poll%(%): a task's on_done callback "
+    assert.matches("^%(docs example%):5: cohort: p:poll%(%): a task's on_done callback "
       .. "raised an error: %(docs example%):3: the welcome screen broke for "
       .. "60a42f4c693c29420793cb73\nstack traceback:\n", printed[1])
     assert.are.same({ "GET /api/v1/users/me/ 200" }, seen("^/api/v1/"))

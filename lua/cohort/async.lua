@@ -70,9 +70,11 @@ local cb_errors = {}        -- messages of callbacks that raised, not yet report
 local has_table_gc = compat.host ~= "5.1" and compat.host ~= "jit"
 local newproxy = rawget(_G, "newproxy")
 
--- "prolific:poll()" for a call made through a client, "cohort.async.poll()" otherwise.
+-- "p:poll()" for a call made through a client, "cohort.async.poll()" otherwise.
 local function method_of(client, name)
-  if type(client) == "table" and client.name then return ("%s:%s()"):format(client.name, name) end
+  if type(client) == "table" and client.name then
+    return ("%s:%s()"):format(client.var or client.name, name)
+  end
   return ("cohort.async.%s()"):format(name)
 end
 
@@ -493,7 +495,7 @@ end
 -- task, when called inside a callback or inside a coroutine of your own within a task.
 -- @tparam Task task
 -- @tparam[opt] table client the client the call came through (names it in errors)
--- @tparam[opt] string method the method to name in errors instead (e.g. `"prolific:map()"`)
+-- @tparam[opt] string method the method to name in errors instead (e.g. `"p:map()"`)
 -- @return[1] the task's results
 -- @return[2] nil
 -- @treturn[2] the error the task raised (a cohort.Error, or a message)

@@ -147,6 +147,7 @@ function M.new(cfg)
     progress = cfg.progress,
     platform = cfg.platform,
     name = cfg.name or cfg.platform,
+    var = cfg.var, -- the conventional variable (`p`, `q`): how misuse errors name its methods
     base_url = cfg.base_url,
     page_size = cfg.page_size,
     _session = session,
@@ -172,7 +173,7 @@ Client.__close = Client.close
 
 -- Raise when the client is closed, naming the method called.
 local function check_open(client, name)
-  if client._closed then util.misuse(("%s:%s()"):format(client.name, name), "attempt to use a closed client") end
+  if client._closed then util.misuse(("%s:%s()"):format(client.var or client.name, name), "attempt to use a closed client") end
 end
 
 --- Decode a response body: the JSON due, as Lua values (cohort's own decoder, `core.decode`).
@@ -281,11 +282,11 @@ end
 -- @tparam function fn returns a value, or nil, err
 -- @tparam[opt] table opts `concurrency`, `progress` (false: no bar), `label` (the bar's)
 -- @tparam[opt] string method for cohort's bulk helpers: the method to name in misuse errors
---   (e.g. `"p.submissions:get_many()"`) instead of `prolific:map()`
+--   (e.g. `"p.submissions:get_many()"`) instead of `p:map()`
 -- @treturn table values in input order (`n` = count; nil where an item failed)
 -- @treturn table errors by index (`count` = how many failed)
 function Client:map(items, fn, opts, method)
-  if self._closed then util.misuse(method or self.name .. ":map()", "attempt to use a closed client") end
+  if self._closed then util.misuse(method or (self.var or self.name) .. ":map()", "attempt to use a closed client") end
   return async.map(items, fn, opts, self, method)
 end
 
@@ -303,7 +304,7 @@ end
 -- @tparam function callback
 -- @treturn Task
 function Client:submit(req, callback)
-  local method = self.name .. ":submit()"
+  local method = (self.var or self.name) .. ":submit()"
   check_open(self, "submit")
   if type(req) ~= "table" then util.misuse(method, "req must be a request table (got %s)", type(req)) end
   if type(callback) ~= "function" then

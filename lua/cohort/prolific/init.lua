@@ -72,7 +72,7 @@ function M.new(opts)
   end
   local c = client_mod.new {
     label = label,
-    platform = "prolific", name = "prolific", base_url = base, auth = "token", secret = token,
+    platform = "prolific", name = "prolific", var = "p", base_url = base, auth = "token", secret = token,
     timeout = opts.timeout, connect_timeout = opts.connect_timeout, ca_file = opts.ca_file,
     max_size = opts.max_size, page_size = opts.page_size, max_connections = opts.max_connections,
     retries = opts.retries, retry_base = opts.retry_base, retry_cap = opts.retry_cap,

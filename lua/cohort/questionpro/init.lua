@@ -211,7 +211,7 @@ function M.new(opts)
   if not base:find(M.PREFIX, 1, true) then base = base .. M.PREFIX end
   local c = client_mod.new {
     label = label,
-    platform = "questionpro", name = "questionpro", base_url = base,
+    platform = "questionpro", name = "questionpro", var = "q", base_url = base,
     auth = auth == "query" and "query" or "api-key", secret = key,
     timeout = opts.timeout, connect_timeout = opts.connect_timeout, ca_file = opts.ca_file,
     max_size = opts.max_size, page_size = opts.page_size, retries = opts.retries,
