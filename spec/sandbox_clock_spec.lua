@@ -377,7 +377,7 @@ describe("cohort.sandbox.clock #sandbox54", function()
 
   it("the review window is Prolific's documented 21 days", function()
     local f = assert(io.open("spec/fixtures/prolific-openapi-2025.json", "rb"))
-    local text = f:read("a")
+    local text = f:read("*a")
     f:close()
     assert.truthy(text:find("Submissions that are awaiting review are automatically approved after 21 days", 1, true))
     assert.are.equal(21 * 86400, clock.AUTO_APPROVE_AFTER)

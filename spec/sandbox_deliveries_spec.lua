@@ -488,7 +488,7 @@ describe("cohort.sandbox.deliveries #sandbox54", function()
 
   it("the events route's rows have the schema's fields and filter by status and resource", function()
     local f = assert(io.open("spec/fixtures/prolific-openapi-2025.json", "rb"))
-    local spec = core.decode(f:read("a"))
+    local spec = core.decode(f:read("*a"))
     f:close()
     local fields = {}
     for k in pairs(spec.components.schemas.SubscriptionEvent.properties) do fields[#fields + 1] = k end

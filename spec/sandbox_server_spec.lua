@@ -32,7 +32,7 @@ describe("cohort-sandbox server", function()
   local function flood(sb, n, mode, give_up)
     local h = assert(io.popen(("exec flood 127.0.0.1 %d %d %s %d"):format(port_of(sb), n, mode,
       give_up or 90), "r"))
-    return h, h:read("l") or ""
+    return h, h:read("*l") or ""
   end
 
   -- Polls `fn` until it returns a true value (at most `seconds`); returns that value.
@@ -142,7 +142,7 @@ describe("cohort-sandbox server", function()
     end
     local function read(path)
       local f = io.open(path)
-      local s = f and f:read("a") or ""
+      local s = f and f:read("*a") or ""
       if f then f:close() end
       return s
     end
@@ -220,7 +220,7 @@ describe("cohort-sandbox server", function()
 
     it("app.shutdown set by a tick stops the server with status 0", function()
       local sb = tick_sandbox { "--stop-after", "5" }
-      local rest = sb._handle:read("a") -- the launcher's shell prints "exit N" once the server ends
+      local rest = sb._handle:read("*a") -- the launcher's shell prints "exit N" once the server ends
       local _, _, code = sb._handle:close()
       sb._stopped = true
       assert.are.equal(0, code or tonumber(rest:match("exit (%d+)")))
@@ -259,7 +259,7 @@ describe("cohort-sandbox server", function()
       local me, err = p.users:me()
       assert.is_nil(err)
       assert.are.equal(ME_ID, me.id)
-      local rest = h:read("a")
+      local rest = h:read("*a")
       h:close()
       assert.are.equal(("cut %d\n"):format(IDLE_N), rest)
       local after = server_info(sb.url)
@@ -276,7 +276,7 @@ describe("cohort-sandbox server", function()
       local me, err = p.users:me()
       assert.is_nil(err)
       assert.are.equal(ME_ID, me.id)
-      local rest = h:read("a")
+      local rest = h:read("*a")
       h:close()
       assert.are.equal(("cut %d\n"):format(SLOW_N), rest)
       local after = server_info(sb.url)
@@ -291,7 +291,7 @@ describe("cohort-sandbox server", function()
     local r = s:request { method = "POST", base = sb.url, path = "/__sandbox/shutdown" }
     assert.is_nil(r.err)
     assert.are.same({ ok = true }, core.decode(r.body))
-    local rest = sb._handle:read("a") -- the launcher's shell prints "exit N" once the server ends
+    local rest = sb._handle:read("*a") -- the launcher's shell prints "exit N" once the server ends
     local _, _, code = sb._handle:close()
     sb._stopped = true
     assert.are.equal(0, code or tonumber(rest:match("exit (%d+)")))
@@ -320,7 +320,7 @@ describe("cohort-sandbox server", function()
       assert.are.equal(0, code)
       local r = s:request { base = sb.url, path = "/__sandbox/health" }
       assert.are.equal("transport", r.err.kind)
-      assert.matches("^cut %d+", h:read("a"))
+      assert.matches("^cut %d+", h:read("*a"))
       h:close()
       local done = {}
       repeat
