@@ -12,12 +12,7 @@
 describe("the guides' lua blocks", function()
   local docblocks = require "support.docblocks"
 
-  local function read(path)
-    local f = assert(io.open(path, "rb"))
-    local s = f:read("*a")
-    f:close()
-    return s
-  end
+  local read = require("support.env").read
 
   local function lines(path)
     local h = assert(io.popen("ls " .. path))

@@ -44,14 +44,7 @@ describe("the examples of docs/async.md, docs/questionpro.md, docs/reliability.m
     return subs
   end
 
-  -- "User 60a42f4c… x" → a Lua pattern where "…" is any text
-  local function pattern(want)
-    local parts = {}
-    for piece in (want .. "…"):gmatch("(.-)…") do
-      parts[#parts + 1] = piece:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")
-    end
-    return "^" .. table.concat(parts, ".-") .. "$"
-  end
+  local pattern = require("support.docblocks").pattern
 
   -- printed[1..#expected] are the `-->` lines, in order; `n` lines in all (default #expected)
   local function prints(expected, printed, n)
@@ -84,15 +77,9 @@ describe("the examples of docs/async.md, docs/questionpro.md, docs/reliability.m
     return path
   end
 
-  local function remove_store(path)
-    for _, suffix in ipairs { "", "-wal", "-shm", "-journal" } do os.remove(path .. suffix) end
-  end
+  local remove_store = require("support.env").remove_store
 
-  local function exists(path)
-    local f = io.open(path, "rb")
-    if f then f:close() end
-    return f ~= nil
-  end
+  local exists = require("support.env").exists
 
   -- ------------------------------------------------------------------ docs/async.md
 

@@ -10,12 +10,7 @@ local compat = require "cohort.compat"
 
 local SANDBOX_MD, INTERNALS_MD = "docs/sandbox.md", "docs/internals.md"
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local text = f:read("*a")
-  f:close()
-  return text
-end
+local read = require("support.env").read
 
 local function write(path, text)
   local f = assert(io.open(path, "wb"))

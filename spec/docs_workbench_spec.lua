@@ -30,18 +30,9 @@ describe("docs/workbench.md", function()
     return path
   end
 
-  local function slurp(path)
-    local f = assert(io.open(path, "rb"))
-    local text = f:read("*a")
-    f:close()
-    return text
-  end
+  local slurp = require("support.env").read
 
-  local function exists(path)
-    local f = io.open(path, "rb")
-    if f then f:close() end
-    return f ~= nil
-  end
+  local exists = require("support.env").exists
 
   -- RFC 4180 CSV text → rows of fields (quoted fields may hold commas, quotes and line ends).
   local function parse_csv(text)

@@ -13,22 +13,12 @@ describe("README.md", function()
   local STUDY = "60aca280709ee40ec37d4885"
 
   local function blocks()
-    local f = assert(io.open("README.md", "rb"))
-    local text = f:read("*a")
-    f:close()
     local out = {}
-    for code in text:gmatch("\n```lua\n(.-)```") do out[#out + 1] = code end
+    for i, b in ipairs(require("support.docblocks").all("README.md")) do out[i] = b.code end
     return out
   end
 
-  -- "User 60a42f4c… researcher@example.org" → a Lua pattern, "…" for any text.
-  local function pattern(want)
-    local parts = {}
-    for piece in (want .. "…"):gmatch("(.-)…") do
-      parts[#parts + 1] = piece:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")
-    end
-    return "^" .. table.concat(parts, ".-") .. "$"
-  end
+  local pattern = require("support.docblocks").pattern
 
   local function expected(code)
     local want = {}

@@ -86,4 +86,14 @@ function M.run(code, subs)
   return printed, expected
 end
 
+--- A `-->` comment as a Lua pattern: "…" stands for any text (the guides abbreviate ids as
+-- tostring does, and URLs and times change from run to run).
+function M.pattern(want)
+  local parts = {}
+  for piece in (want .. "…"):gmatch("(.-)…") do
+    parts[#parts + 1] = piece:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")
+  end
+  return "^" .. table.concat(parts, ".-") .. "$"
+end
+
 return M

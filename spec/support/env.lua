@@ -69,6 +69,26 @@ function M.run(cmd)
   return out, code
 end
 
+--- The whole of a file (raises when it cannot be read).
+function M.read(path)
+  local f = assert(io.open(path, "rb"))
+  local text = f:read("*a")
+  f:close()
+  return text
+end
+
+--- Whether a file can be opened.
+function M.exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+--- Remove a store and what SQLite keeps beside it.
+function M.remove_store(path)
+  for _, suffix in ipairs { "", "-wal", "-shm", "-journal" } do os.remove(path .. suffix) end
+end
+
 --- The build tree's directory of fixtures.
 M.FIXTURES = "spec/fixtures"
 
