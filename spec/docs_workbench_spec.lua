@@ -103,13 +103,7 @@ describe("docs/workbench.md", function()
   end
 
   -- Requests the blocks sent, by "METHOD path" pattern.
-  local function sent(method, pattern)
-    local n = 0
-    for _, r in ipairs(env.requests()) do
-      if r.method == method and r.path:find(pattern) then n = n + 1 end
-    end
-    return n
-  end
+  local sent = env.count_requests
 
   -- Runs `code` with `subs` and the sandbox's credentials (see the top), with io.stdout a
   -- temporary file; returns printed lines, expected lines, and what went to io.stdout.

@@ -28,13 +28,7 @@ describe("money guard", function()
     return n
   end
 
-  local function count(method, pattern)
-    local n = 0
-    for _, r in ipairs(env.requests()) do
-      if r.method == method and r.path:find(pattern) then n = n + 1 end
-    end
-    return n
-  end
+  local count = env.count_requests
 
   local function ledger()
     local l = env.control("GET", "ledger")

@@ -58,6 +58,15 @@ function M.requests()
   return log.requests or log
 end
 
+--- How many requests of the log have `method` and a path matching the Lua pattern `pattern`.
+function M.count_requests(method, pattern)
+  local n = 0
+  for _, r in ipairs(M.requests()) do
+    if r.method == method and r.path:find(pattern) then n = n + 1 end
+  end
+  return n
+end
+
 --- Run a shell command, return its stdout and exit code.
 function M.run(cmd)
   -- the shell prints the exit code: 5.1 and LuaJIT's close() does not return it

@@ -217,7 +217,11 @@ local function call(self, verb, method, path, ids, body, query, raw)
   return v
 end
 
-local function util_copy(t) return require("cohort.util").copy(t) end
+-- A subscription given as a Subscription object or its id → its id.
+local function subscription_id(v)
+  if type(v) == "table" then return v.id end
+  return v
+end
 
 local function check_table(verb, name, v)
   if v ~= nil and type(v) ~= "table" then misuse(verb, "%s must be a table (got %s)", name, type(v)) end
@@ -432,9 +436,9 @@ end)
 -- @function Sandbox:deliveries
 verb("deliveries", "GET", "deliveries", function(self, opts)
   check_table("deliveries", "opts", opts)
-  if opts and type(opts.subscription) == "table" then -- a Subscription object
-    opts = util_copy(opts)
-    opts.subscription = opts.subscription.id
+  if opts and type(opts.subscription) == "table" then
+    opts = require("cohort.util").copy(opts)
+    opts.subscription = subscription_id(opts.subscription)
   end
   local v, err = call(self, "deliveries", "GET", "deliveries", nil, nil, opts)
   if not v then return nil, err end
@@ -449,8 +453,7 @@ verb("sent_deliveries", "GET", "hooks/deliveries", function(self, opts)
   for k in pairs(opts or {}) do
     if k ~= "subscription" then misuse("sent_deliveries", "unknown option '%s'", tostring(k)) end
   end
-  local sub = opts and opts.subscription
-  if type(sub) == "table" then sub = sub.id end -- a Subscription object
+  local sub = opts and subscription_id(opts.subscription)
   local v, err = call(self, "sent_deliveries", "GET", "hooks/deliveries", nil, nil,
     sub ~= nil and { subscription = sub } or nil)
   if not v then return nil, err end
